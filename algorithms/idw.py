@@ -1,0 +1,37 @@
+"""airmap:idw — inverse-distance weighting of station values onto a grid."""
+from qgis.core import QgsProcessingParameterNumber
+
+from ..core.baselines import idw
+from ..provider.parameters import add_raster_output, add_station_grid_parameters
+from .station_method import StationGridAlgorithm
+
+
+class IdwAlgorithm(StationGridAlgorithm):
+    ALG_ID = "idw"
+    DISPLAY_NAME = "IDW interpolation (baseline)"
+    GROUP_ID = "baselines"
+    METHOD_LABEL = "IDW"
+    HELP = ("Inverse-distance weighting of station values onto a grid that starts at the extent's "
+            "upper-left corner with square cells of PIXEL_SIZE. Use K_NEAREST or SEARCH_RADIUS to make "
+            "it local; cells with no station within SEARCH_RADIUS are no-data.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_station_grid_parameters(self)
+        self.addParameter(QgsProcessingParameterNumber(
+            "POWER", self.tr("Distance power"), QgsProcessingParameterNumber.Double, defaultValue=2.0,
+            minValue=0.1))
+        self.addParameter(QgsProcessingParameterNumber(
+            "K_NEAREST", self.tr("Use only the k nearest stations (0 = all)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "SEARCH_RADIUS", self.tr("Search radius in target CRS units (empty = unlimited)"),
+            QgsProcessingParameterNumber.Double, defaultValue=None, optional=True, minValue=0))
+        add_raster_output(self, "OUTPUT", "IDW raster")
+
+    def interpolate(self, stations, grid, parameters, context, progress):
+        radius = parameters.get("SEARCH_RADIUS")
+        return idw(stations, grid,
+                   power=self.parameterAsDouble(parameters, "POWER", context),
+                   k=self.parameterAsInt(parameters, "K_NEAREST", context) or None,
+                   radius=self.parameterAsDouble(parameters, "SEARCH_RADIUS", context) if radius not in (None, "") else None,
+                   progress=progress)

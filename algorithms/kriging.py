@@ -1,0 +1,31 @@
+"""airmap:kriging — ordinary kriging (PyKrige) with an optional kriging-variance raster."""
+from qgis.core import QgsProcessingParameterEnum
+
+from ..core.baselines.kriging import VARIOGRAMS, ordinary_kriging
+from ..provider.parameters import add_raster_output, add_station_grid_parameters
+from .station_method import StationGridAlgorithm
+
+
+class KrigingAlgorithm(StationGridAlgorithm):
+    ALG_ID = "kriging"
+    DISPLAY_NAME = "Ordinary kriging (baseline)"
+    GROUP_ID = "baselines"
+    METHOD_LABEL = "kriging"
+    HELP = ("Ordinary kriging of station values (PyKrige). The variogram model is fitted to the "
+            "stations; on a lon/lat grid distances are great-circle. VARIANCE_OUTPUT writes the "
+            "kriging variance, a map of where the estimate is uncertain. Needs at least 3 stations.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_station_grid_parameters(self)
+        self.addParameter(QgsProcessingParameterEnum(
+            "VARIOGRAM", self.tr("Variogram model"), options=list(VARIOGRAMS), defaultValue=0))
+        add_raster_output(self, "OUTPUT", "Kriging raster")
+        add_raster_output(self, "VARIANCE_OUTPUT", "Kriging variance raster", optional=True)
+
+    def interpolate(self, stations, grid, parameters, context, progress):
+        variogram = VARIOGRAMS[self.parameterAsEnum(parameters, "VARIOGRAM", context)]
+        want_variance = bool(self.parameterAsOutputLayer(parameters, "VARIANCE_OUTPUT", context))
+        result = ordinary_kriging(stations, grid, variogram=variogram, variance=want_variance, progress=progress)
+        if want_variance:
+            return {"OUTPUT": result[0], "VARIANCE_OUTPUT": result[1]}
+        return {"OUTPUT": result}

@@ -1,0 +1,65 @@
+"""Ordinary kriging through PyKrige, with the kriging variance, evaluated in chunks."""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+from ..errors import AirmapInputError
+from ..grid import Grid
+from ..progress import Progress, ensure
+from ..stations import Stations, require_stations
+
+VARIOGRAMS = ("spherical", "exponential", "gaussian", "linear", "power")
+MAX_MATRIX = 20_000_000  # cells x stations per chunk: bounds PyKrige's vectorised memory
+
+
+def _merge_duplicates(st: Stations) -> Stations:
+    """Stations at the same coordinates make the kriging system singular: average them."""
+    coords = np.round(np.column_stack([st.x, st.y]), 9)
+    uniq, inverse = np.unique(coords, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if uniq.shape[0] == len(st):
+        return st
+    sums = np.bincount(inverse, weights=st.values)
+    return Stations(uniq[:, 0], uniq[:, 1], sums / np.bincount(inverse))
+
+
+def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "spherical",
+                     variance: bool = False, geographic: Optional[bool] = None,
+                     progress: Optional[Progress] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+    """Ordinary kriging estimate (H, W), and its variance when ``variance`` is True.
+
+    The variogram is fitted to the stations by PyKrige. ``geographic`` (default: the grid CRS
+    is EPSG:4326) uses great-circle distances on lon/lat.
+    """
+    from pykrige.ok import OrdinaryKriging  # heavy import, only when kriging runs
+
+    if variogram not in VARIOGRAMS:
+        raise AirmapInputError(f"Variogram model must be one of {', '.join(VARIOGRAMS)}, got '{variogram}'.")
+    stations = _merge_duplicates(stations)
+    require_stations(stations, 3, "Kriging")
+    if np.ptp(stations.values) == 0:
+        const = np.full(grid.shape, stations.values[0], dtype=np.float32)
+        return (const, np.zeros(grid.shape, np.float32)) if variance else const
+    progress = ensure(progress)
+    if geographic is None:
+        geographic = (grid.crs or "").upper() in ("EPSG:4326", "OGC:CRS84")
+    model = OrdinaryKriging(stations.x, stations.y, stations.values, variogram_model=variogram,
+                            coordinates_type="geographic" if geographic else "euclidean",
+                            enable_plotting=False, verbose=False)
+    xs, ys = grid.cell_centres()
+    xs, ys = xs.ravel(), ys.ravel()
+    est = np.empty(xs.size)
+    var = np.empty(xs.size)
+    step = max(1, MAX_MATRIX // max(len(stations), 1))
+    progress.set(0.0)
+    for start in range(0, xs.size, step):
+        sl = slice(start, start + step)
+        z, s2 = model.execute("points", xs[sl], ys[sl], backend="vectorized")
+        est[sl], var[sl] = np.asarray(z), np.asarray(s2)
+        progress.set(min(1.0, (start + step) / xs.size))
+    est_grid = est.reshape(grid.shape).astype(np.float32)
+    if variance:
+        return est_grid, np.maximum(var, 0).reshape(grid.shape).astype(np.float32)
+    return est_grid

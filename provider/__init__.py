@@ -1,0 +1,1 @@
+"""QGIS side of airmap: provider, algorithm base class, layer <-> array conversion, styling."""

@@ -1,0 +1,57 @@
+"""Parameter declarations shared by several algorithms, so names and defaults never drift."""
+from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterEnum,
+                       QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from ..core.onnx_runtime import DEVICES
+
+DEFAULT_UNITS = "µg/m³"
+
+
+def add_station_grid_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
+    """INPUT, FIELD, EXTENT, PIXEL_SIZE, TARGET_CRS, UNITS: every station -> grid method."""
+    alg.addParameter(QgsProcessingParameterFeatureSource(
+        "INPUT", alg.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
+    alg.addParameter(QgsProcessingParameterField(
+        "FIELD", alg.tr(field_help), parentLayerParameterName="INPUT",
+        type=QgsProcessingParameterField.Numeric))
+    add_grid_parameters(alg)
+    alg.addParameter(QgsProcessingParameterString(
+        "UNITS", alg.tr("Units of the field (for the layer name)"), defaultValue=DEFAULT_UNITS, optional=True))
+
+
+def add_grid_parameters(alg):
+    alg.addParameter(QgsProcessingParameterExtent(
+        "EXTENT", alg.tr("Output extent (default: the input's)"), optional=True))
+    alg.addParameter(QgsProcessingParameterNumber(
+        "PIXEL_SIZE", alg.tr("Pixel size in target CRS units (default: 256 cells on the longer side)"),
+        QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+    alg.addParameter(QgsProcessingParameterCrs(
+        "TARGET_CRS", alg.tr("Output CRS (default: the extent's)"), optional=True))
+
+
+def add_raster_input(alg, description="Input raster"):
+    alg.addParameter(QgsProcessingParameterRasterLayer("INPUT", alg.tr(description)))
+
+
+def add_raster_output(alg, name="OUTPUT", description="Output raster", optional=False):
+    param = QgsProcessingParameterRasterDestination(name, alg.tr(description), optional=optional,
+                                                    createByDefault=not optional)
+    alg.addParameter(param)
+
+
+def add_factor(alg, description):
+    alg.addParameter(QgsProcessingParameterNumber(
+        "FACTOR", alg.tr(description), QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=2,
+        maxValue=16))
+
+
+def add_device(alg):
+    alg.addParameter(QgsProcessingParameterEnum(
+        "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=0))
+
+
+def device_choice(alg, parameters, context):
+    return DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]
