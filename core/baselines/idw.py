@@ -18,6 +18,14 @@ def idw(stations: Stations, grid: Grid, power: float = 2.0, k: Optional[int] = N
         radius: Optional[float] = None, progress: Optional[Progress] = None) -> np.ndarray:
     """IDW surface (H, W). ``k``: use the k nearest stations (None = all); ``radius``: only
     stations within this distance (grid units), cells with none stay NaN."""
+    xs, ys = grid.cell_centres()
+    est = idw_at(stations, xs.ravel(), ys.ravel(), power, k, radius, progress)
+    return est.reshape(grid.shape).astype(np.float32)
+
+
+def idw_at(stations: Stations, x: np.ndarray, y: np.ndarray, power: float = 2.0, k: Optional[int] = None,
+           radius: Optional[float] = None, progress: Optional[Progress] = None) -> np.ndarray:
+    """IDW estimates at points (x, y) in the stations' coordinates."""
     require_stations(stations, 1, "IDW")
     if power <= 0:
         raise AirmapInputError(f"POWER must be positive, got {power}.")
@@ -28,8 +36,7 @@ def idw(stations: Stations, grid: Grid, power: float = 2.0, k: Optional[int] = N
     tree = cKDTree(pts)
     n = len(stations)
     k_eff = n if not k or k >= n else int(k)
-    xs, ys = grid.cell_centres()
-    cells = np.column_stack([xs.ravel(), ys.ravel()])
+    cells = np.column_stack([np.ravel(x), np.ravel(y)])
     out = np.full(cells.shape[0], np.nan)
     upper = radius if radius is not None else np.inf
     for start in range(0, cells.shape[0], CHUNK_CELLS):
@@ -49,4 +56,4 @@ def idw(stations: Stations, grid: Grid, power: float = 2.0, k: Optional[int] = N
         est[hit] = vals[hit, exact[hit].argmax(axis=1)]
         out[start:start + chunk.shape[0]] = est
         progress.set(min(1.0, (start + chunk.shape[0]) / cells.shape[0]))
-    return out.reshape(grid.shape).astype(np.float32)
+    return out

@@ -33,23 +33,36 @@ def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "spherical
     The variogram is fitted to the stations by PyKrige. ``geographic`` (default: the grid CRS
     is EPSG:4326) uses great-circle distances on lon/lat.
     """
+    if geographic is None:
+        geographic = is_geographic(grid.crs)
+    xs, ys = grid.cell_centres()
+    est, var = kriging_at(stations, xs.ravel(), ys.ravel(), variogram, geographic, progress)
+    est_grid = est.reshape(grid.shape).astype(np.float32)
+    if variance:
+        return est_grid, var.reshape(grid.shape).astype(np.float32)
+    return est_grid
+
+
+def is_geographic(crs: Optional[str]) -> bool:
+    return (crs or "").upper() in ("EPSG:4326", "OGC:CRS84")
+
+
+def kriging_at(stations: Stations, x: np.ndarray, y: np.ndarray, variogram: str = "spherical",
+               geographic: bool = False, progress: Optional[Progress] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Ordinary kriging estimate and variance at points, one variogram fit for all of them."""
     from pykrige.ok import OrdinaryKriging  # heavy import, only when kriging runs
 
     if variogram not in VARIOGRAMS:
         raise AirmapInputError(f"Variogram model must be one of {', '.join(VARIOGRAMS)}, got '{variogram}'.")
     stations = _merge_duplicates(stations)
     require_stations(stations, 3, "Kriging")
+    xs, ys = np.ravel(x).astype(float), np.ravel(y).astype(float)
     if np.ptp(stations.values) == 0:
-        const = np.full(grid.shape, stations.values[0], dtype=np.float32)
-        return (const, np.zeros(grid.shape, np.float32)) if variance else const
+        return np.full(xs.size, stations.values[0]), np.zeros(xs.size)
     progress = ensure(progress)
-    if geographic is None:
-        geographic = (grid.crs or "").upper() in ("EPSG:4326", "OGC:CRS84")
     model = OrdinaryKriging(stations.x, stations.y, stations.values, variogram_model=variogram,
                             coordinates_type="geographic" if geographic else "euclidean",
                             enable_plotting=False, verbose=False)
-    xs, ys = grid.cell_centres()
-    xs, ys = xs.ravel(), ys.ravel()
     est = np.empty(xs.size)
     var = np.empty(xs.size)
     step = max(1, MAX_MATRIX // max(len(stations), 1))
@@ -59,7 +72,4 @@ def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "spherical
         z, s2 = model.execute("points", xs[sl], ys[sl], backend="vectorized")
         est[sl], var[sl] = np.asarray(z), np.asarray(s2)
         progress.set(min(1.0, (start + step) / xs.size))
-    est_grid = est.reshape(grid.shape).astype(np.float32)
-    if variance:
-        return est_grid, np.maximum(var, 0).reshape(grid.shape).astype(np.float32)
-    return est_grid
+    return est, np.maximum(var, 0)
