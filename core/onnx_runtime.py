@@ -113,19 +113,24 @@ def _tile_starts(length: int, tile: int, overlap: int) -> List[int]:
     return starts
 
 
-def blend_window(height: int, width: int, ramp: int) -> np.ndarray:
-    """Weights that fall linearly to a small positive value over ``ramp`` cells at each edge,
-    so overlapping tiles cross-fade and no seam is left where tiles meet."""
-    def profile(n: int) -> np.ndarray:
+def blend_window(height: int, width: int, ramp: int, edges=(True, True, True, True)) -> np.ndarray:
+    """Tile weights for cross-fading: 0 at a tile edge shared with a neighbour, rising
+    linearly to 1 over ``ramp`` cells, so cells next to a tile border (where a network sees
+    padding instead of context) barely count. ``edges`` (top, bottom, left, right) says which
+    sides are shared; sides on the raster border keep full weight."""
+    def profile(n: int, start_shared: bool, end_shared: bool) -> np.ndarray:
         w = np.ones(n, dtype=np.float64)
         r = min(ramp, n // 2)
         if r > 0:
-            edge = (np.arange(r) + 0.5) / r
-            w[:r] = edge
-            w[n - r:] = edge[::-1]
+            rise = np.arange(r) / r
+            if start_shared:
+                w[:r] = rise
+            if end_shared:
+                w[n - r:] = np.minimum(w[n - r:], rise[::-1])
         return w
 
-    return np.outer(profile(height), profile(width))
+    top, bottom, left, right = edges
+    return np.outer(profile(height, top, bottom), profile(width, left, right))
 
 
 def run_tiled(predict: Callable[[np.ndarray], np.ndarray], array: np.ndarray, tile: int, overlap: int,
@@ -159,7 +164,8 @@ def run_tiled(predict: Callable[[np.ndarray], np.ndarray], array: np.ndarray, ti
             pred = np.asarray(predict(piece), dtype=np.float64)[:, :h * scale, :w * scale]
             if out is None:
                 out = np.zeros((pred.shape[0], height * scale, width * scale), dtype=np.float64)
-            win = blend_window(h * scale, w * scale, overlap * scale) if total > 1 else np.ones((h * scale, w * scale))
+            shared = (r0 > 0, r0 + h < height, c0 > 0, c0 + w < width)
+            win = blend_window(h * scale, w * scale, overlap * scale, shared)
             rs, cs = slice(r0 * scale, (r0 + h) * scale), slice(c0 * scale, (c0 + w) * scale)
             out[:, rs, cs] += pred * win
             weight[rs, cs] += win

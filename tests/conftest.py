@@ -25,6 +25,9 @@ def _expose_as_airmap() -> None:
 
 
 _expose_as_airmap()
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+
+from helpers import make_point_layer, smooth_field  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -33,3 +36,32 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"{SHARED_DATA} is missing: tests read the real data sets from ../shared/data")
     return SHARED_DATA
+
+
+# --- QGIS fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def airmap_provider(qgis_app, qgis_processing):
+    """The airmap provider registered once, as the plugin does at start-up."""
+    from qgis.core import QgsApplication
+
+    from airmap.provider.provider import AirmapProvider
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("airmap")
+    if provider is None:
+        provider = AirmapProvider()
+        assert registry.addProvider(provider)
+    return provider
+
+
+@pytest.fixture
+def station_layer():
+    """60 stations on the smooth field over lon 100-110, lat 30-38 (EPSG:4326)."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(100, 110, 60)
+    y = rng.uniform(30, 38, 60)
+    v = smooth_field(x, y)
+    return make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, v)])

@@ -1,0 +1,91 @@
+"""×3 spatial super-resolution of raster bands with the shipped ABPN ONNX model (QGIS-free).
+
+Every band is one field; every cell is split 3 × 3 (the output grid is ``grid.refined(3)``).
+The pipeline around the network:
+
+1. one ``Normaliser`` for the whole input (core/normalise.py, the function used in training);
+2. no-data cells are filled from the nearest valid cell *only as network context* and are
+   no-data again in the output (all nine sub-cells), so they neither become zeros nor bleed;
+3. tiles of ``tile`` coarse cells with ``overlap`` cells cross-faded (ABPN's attention is
+   quadratic in tile area, so tiling is what bounds memory);
+4. the inverse normalisation (non-negative inputs stay non-negative).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from .errors import AirmapInputError, ModelError
+from .normalise import fit_normaliser
+from .onnx_runtime import OnnxModel, load_model, run_tiled
+from .progress import Progress, ensure
+
+SCALE = 3
+MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+DEFAULT_ABPN = os.path.join(MODEL_DIR, "abpn", "abpn.onnx")
+DEFAULT_TILE = 64      # coarse cells; see the model card (measured memory per tile size)
+DEFAULT_OVERLAP = 8
+
+
+def fill_nearest(band: np.ndarray) -> np.ndarray:
+    """NaN cells take the value of the nearest valid cell (network context only)."""
+    from scipy.ndimage import distance_transform_edt
+
+    missing = ~np.isfinite(band)
+    if not missing.any():
+        return band
+    _, (ri, ci) = distance_transform_edt(missing, return_indices=True)
+    return band[ri, ci]
+
+
+def load_abpn(path: Optional[str] = None, device: str = "auto", threads: Optional[int] = None) -> OnnxModel:
+    model = load_model(path or DEFAULT_ABPN, task="abpn", device=device, threads=threads)
+    if int(model.card.get("scale_space", SCALE)) != SCALE:
+        raise ModelError(f"'{os.path.basename(model.path)}' refines ×{model.card.get('scale_space')}, "
+                         "airmap's ABPN algorithms refine ×3: choose a ×3 model.")
+    return model
+
+
+def tile_settings(model: OnnxModel, tile: Optional[int], overlap: Optional[int]):
+    card_tile = model.card.get("tile", {})
+    tile = int(tile or card_tile.get("size", DEFAULT_TILE))
+    overlap = int(overlap if overlap is not None else card_tile.get("overlap", DEFAULT_OVERLAP))
+    if tile < 8:
+        raise AirmapInputError(f"TILE must be at least 8 cells, got {tile}.")
+    if not 0 <= overlap < tile // 2:
+        raise AirmapInputError(f"OVERLAP must be between 0 and half the tile ({tile // 2 - 1}), got {overlap}.")
+    return tile, overlap
+
+
+def super_resolve(data: np.ndarray, model: OnnxModel, tile: Optional[int] = None,
+                  overlap: Optional[int] = None, progress: Optional[Progress] = None) -> np.ndarray:
+    """(B, H, W) float with NaN no-data -> (B, 3H, 3W) float32."""
+    progress = ensure(progress)
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise AirmapInputError("Super-resolution needs a raster (bands, rows, columns).")
+    tile, overlap = tile_settings(model, tile, overlap)
+    norm = fit_normaliser(arr, model.card.get("normalisation"))
+    z = norm.forward(arr)
+    bands, h, w = arr.shape
+    out = np.full((bands, h * SCALE, w * SCALE), np.nan, dtype=np.float32)
+    block = np.ones((SCALE, SCALE), dtype=bool)
+
+    def predict(piece: np.ndarray) -> np.ndarray:  # (1, h, w) -> (1, 3h, 3w)
+        return model(piece[None].astype(np.float32))[0]
+
+    for b in range(bands):
+        valid = np.isfinite(z[b])
+        if not valid.any():
+            continue  # an all-no-data band stays all no-data
+        filled = fill_nearest(z[b])
+        sub = progress.sub(b / bands, (b + 1) / bands)
+        pred = run_tiled(predict, filled[None], tile, overlap, scale=SCALE, progress=sub)[0]
+        fine = norm.inverse(pred)
+        fine[~np.kron(valid, block)] = np.nan
+        out[b] = fine
+    return out
