@@ -9,7 +9,7 @@ from ..core.crossval import cross_validate
 from ..core.metrics import METRIC_NAMES
 from ..core.station_methods import METHODS, method_keys
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.layers import read_stations, station_grid
+from ..provider.layers import stations_and_grid
 from ..provider.parameters import add_grid_parameters
 from ..provider.tables import write_metric_rows, write_station_rows
 
@@ -53,8 +53,8 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
         field = self.parameterAsString(parameters, "FIELD", context)
         group_field = self.parameterAsString(parameters, "GROUP_FIELD", context) or None
         method = method_keys()[self.parameterAsEnum(parameters, "METHOD", context)]
-        target, grid = station_grid(self, parameters, context, source) if source is not None else (None, None)
-        stations = read_stations(source, field, target, context, feedback, group_field=group_field)
+        target, stations, grid = stations_and_grid(self, parameters, context, source, field, feedback,
+                                                   group_field=group_field)
         folds = self.parameterAsInt(parameters, "FOLDS", context)
         cv = cross_validate(stations, method, folds, self.parameterAsInt(parameters, "SEED", context),
                             groups=stations.groups, grid=grid, crs=grid.crs, progress=self.progress(feedback))

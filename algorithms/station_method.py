@@ -1,6 +1,6 @@
 """Shared run logic of station -> grid algorithms (IDW, kriging, and the models that follow)."""
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.layers import read_stations, require_overlap, station_grid
+from ..provider.layers import require_overlap, stations_and_grid
 from ..provider.styling import style_on_load
 
 
@@ -16,8 +16,7 @@ class StationGridAlgorithm(AirmapAlgorithm):
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, "INPUT", context)
         field = self.parameterAsString(parameters, "FIELD", context)
-        target, grid = station_grid(self, parameters, context, source) if source is not None else (None, None)
-        stations = read_stations(source, field, target, context, feedback)
+        _, stations, grid = stations_and_grid(self, parameters, context, source, field, feedback)
         inside = require_overlap(stations, grid)
         feedback.pushInfo(f"{len(stations)} stations ({inside} inside the extent) -> grid of "
                           f"{grid.width} x {grid.height} cells of {grid.res[0]:g} ({grid.crs}).")

@@ -129,12 +129,22 @@ def grid_from_parameters(alg, parameters, context, target_crs, default_extent, d
                             pixel, crs_string(target_crs))
 
 
-def station_grid(alg, parameters, context, source):
-    """Target CRS and grid of a station -> grid algorithm (shared parameters)."""
+def stations_and_grid(alg, parameters, context, source, field, feedback=None, group_field=None):
+    """Stations in the target CRS and the output grid of a station -> grid algorithm.
+
+    EXTENT defaults to the bounding box of the stations that have values.
+    """
+    if source is None:
+        raise AirmapInputError("No station layer was given: choose a point layer as INPUT.")
+    require_valid_crs(source.sourceCrs(), "The station layer")
     target = target_crs_from(alg, parameters, context, source.sourceCrs())
     require_valid_crs(target, "The output grid")
-    return target, grid_from_parameters(alg, parameters, context, target, source.sourceExtent(),
-                                        source.sourceCrs())
+    stations = read_stations(source, field, target, context, feedback, group_field)
+    box = QgsRectangle(float(stations.x.min()), float(stations.y.min()),
+                       float(stations.x.max()), float(stations.y.max()))
+    box.grow(max(box.width(), box.height()) * 0.02)  # stations on the box's edge stay inside
+    grid = grid_from_parameters(alg, parameters, context, target, box, target)
+    return target, stations, grid
 
 
 def require_overlap(stations, grid):

@@ -18,21 +18,22 @@ class SimConfig:
     # --- emissions ------------------------------------------------------------------------
     urban_emission: float = 0.9       # primary PM2.5, ug m-2 s-1 at urban fraction 1 (daily mean)
     traffic_share: float = 0.5        # part of urban emission that follows the traffic cycle
-    road_emission: float = 0.25       # extra primary on road corridors, ug m-2 s-1 at roads=1
+    road_emission: float = 0.06       # extra primary on road corridors, ug m-2 s-1 at roads=1
     precursor_ratio: float = 2.5      # precursor gas emitted per unit primary PM (PM-equivalent)
     point_sources_per_10k_km2: float = 0.12
     point_source_kg_h: float = 60.0   # median primary PM2.5 of a point source, kg/h (lognormal)
-    cities_per_10k_km2: float = 0.35  # generated cities
+    cities_per_10k_km2: float = 3.0   # generated cities and towns
 
     # --- chemistry and removal -------------------------------------------------------------
-    secondary_rate: float = 0.012     # precursor -> PM conversion, 1/h at dry conditions
+    secondary_rate: float = 0.02      # precursor -> PM conversion, 1/h at dry conditions
     secondary_rh_boost: float = 5.0   # extra multiple of the rate as RH goes from 50 % to 95 %
     dry_deposition_pm: float = 0.002  # deposition velocity, m/s
-    dry_deposition_gas: float = 0.006
+    dry_deposition_gas: float = 0.003
     wet_scavenging: float = 6e-5      # s-1 at 1 mm/h; grows with rain rate ** 0.8
     background_clean: float = 8.0     # regional background PM2.5 in a ventilated air mass, ug/m3
     background_stagnant: float = 35.0  # ... in a stagnant, humid air mass
     free_troposphere_share: float = 0.35  # free-troposphere PM as a share of the background
+    residual_lifetime_h: float = 36.0  # residual layer relaxes to the free troposphere, hours
 
     # --- meteorology -------------------------------------------------------------------------
     mean_wind: float = 3.2            # large-scale surface wind, m/s
@@ -71,6 +72,8 @@ class SimConfig:
             raise AirmapInputError("courant_limit must lie in (0, 0.5]: larger steps lose positivity.")
         if self.blh_night <= 10 or self.blh_day < self.blh_night:
             raise AirmapInputError("Boundary-layer heights need blh_day >= blh_night > 10 m.")
+        if self.residual_lifetime_h <= 0:
+            raise AirmapInputError("residual_lifetime_h must be above 0 hours.")
         if self.synoptic_days <= 0.5:
             raise AirmapInputError("synoptic_days must be above 0.5.")
 

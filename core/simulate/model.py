@@ -129,6 +129,10 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
     state[GAS] = background[GAS]
     inner = state[:, 1:-1, 1:-1]
     h_prev = float(weather.blh[0])
+    # Residual layer above the mixed layer: concentration per tracer and its depth (m).
+    residual = np.empty((2,) + shape, np.float32)
+    residual[:] = (config.free_troposphere_share * np.asarray(background, np.float32))[:, None, None]
+    residual_depth = 0.0
     budget = _Budget()
 
     for k in range(n_total):
@@ -140,15 +144,30 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
         _set_ring(state, bg)
         counting = k >= config.spinup_hours
 
-        # 1. Boundary-layer growth entrains free-tropospheric air; collapse leaves air behind.
+        # 1. Boundary-layer growth and collapse. At dusk the mixed layer shrinks and leaves a
+        #    residual layer aloft holding the day's pollution; the next morning's growth mixes
+        #    that air back down first, then free-tropospheric air.
+        ft = config.free_troposphere_share * np.asarray(bg, np.float32)
+        residual += ((ft[:, None, None] - residual)
+                     * np.float32(1.0 - math.exp(-dt / (3600.0 * config.residual_lifetime_h))))
         if h > h_prev:
-            ft = config.free_troposphere_share * np.asarray(bg, np.float32)
-            inner *= np.float32(h_prev / h)
-            inner += (ft * np.float32((h - h_prev) / h))[:, None, None]
+            from_residual = min(h - h_prev, residual_depth)
+            from_ft = (h - h_prev) - from_residual
             if counting:
-                budget.add("entrainment", ft * (h - h_prev) * area * h_cells * w_cells)
-        elif h < h_prev and counting:
-            budget.add("detrainment", -_column(inner, h_prev - h, area))
+                budget.add("entrainment", _column(residual, from_residual, area)
+                           + ft * from_ft * area * h_cells * w_cells)
+            inner *= np.float32(h_prev / h)
+            inner += residual * np.float32(from_residual / h)
+            inner += (ft * np.float32(from_ft / h))[:, None, None]
+            residual_depth -= from_residual
+        elif h < h_prev:
+            left = h_prev - h
+            if counting:
+                budget.add("detrainment", -_column(inner, left, area))
+            mix = np.float32(left / (residual_depth + left))
+            residual *= (1 - mix)
+            residual += mix * inner
+            residual_depth += left
 
         # 2. Advection and diffusion; the boundary ring brings the regional background in.
         transport = Transport(wx.u_face, wx.v_face, config.diffusivity, dx, dt, n_tracers=2,

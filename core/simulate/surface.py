@@ -56,7 +56,7 @@ def generate_terrain(shape, dx: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def generate_urban(dem: np.ndarray, dx: float, rng: np.random.Generator,
-                   cities_per_10k_km2: float = 0.35):
+                   cities_per_10k_km2: float = 3.0):
     """Urban fraction from clustered cities on flat, low land, plus road corridors.
 
     Returns (urban, roads), both (H, W) float32 in [0, 1].
@@ -74,25 +74,31 @@ def generate_urban(dem: np.ndarray, dx: float, rng: np.random.Generator,
     p = suit.ravel() / suit.sum()
     centres = rng.choice(h * w, size=n_cities, replace=False, p=p)
     crow, ccol = np.divmod(centres, w)
-    # Zipf-like sizes: a few big cities, many small towns (radius in km).
+    # Zipf-like sizes: a few big cities, many small towns. ``sigma`` is the Gaussian width of
+    # the built-up area (km); a town smaller than a cell is spread over one cell with the
+    # fraction it really covers, so small towns do not vanish between cell centres.
     rank = np.arange(1, n_cities + 1)
-    radius_km = np.clip(22.0 * rank ** -0.55 * rng.lognormal(0, 0.2, n_cities), 2.5, 40.0)
-    rng.shuffle(radius_km)
+    sigma_km = np.clip(16.0 * rank ** -0.5 * rng.lognormal(0, 0.25, n_cities), 1.0, 25.0)
+    rng.shuffle(sigma_km)
     rows, cols = np.mgrid[0:h, 0:w]
     urban = np.zeros((h, w))
-    texture = np.exp(0.35 * gaussian_field((h, w), 3.0 / km, rng))
-    for r, c, rad in zip(crow, ccol, radius_km / km):
+    texture = np.exp(0.3 * gaussian_field((h, w), 3.0 / km, rng))
+    for r, c, sig in zip(crow, ccol, sigma_km):
+        width = max(sig / km, 0.6)
+        peak = 0.92 * min(1.0, (sig / km / width) ** 2)
         d2 = (rows - r) ** 2 + (cols - c) ** 2
-        core = 0.95 * np.exp(-d2 / (2 * rad ** 2))
-        urban = np.maximum(urban, core)
+        urban = np.maximum(urban, peak * np.exp(-d2 / (2 * width ** 2)))
         # Satellite towns around the larger cities.
-        for _ in range(int(rad * km / 8)):
-            ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(1.5, 4.0) * rad
+        for _ in range(int(sig / 5.0)):
+            ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(2.0, 4.5) * sig / km
             sr, sc = r + dist * np.sin(ang), c + dist * np.cos(ang)
-            srad = rad * rng.uniform(0.15, 0.35)
-            urban = np.maximum(urban, 0.7 * np.exp(-((rows - sr) ** 2 + (cols - sc) ** 2)
-                                                   / (2 * srad ** 2)))
+            swidth = max(sig / km * rng.uniform(0.2, 0.4), 0.6)
+            urban = np.maximum(urban, 0.6 * np.exp(-((rows - sr) ** 2 + (cols - sc) ** 2)
+                                                   / (2 * swidth ** 2)))
     urban = urban * texture
+    # Villages: a thin, even spread of settlement over the farmland of the plains.
+    villages = 0.035 * np.clip(suit / np.quantile(suit, 0.7), 0.0, 2.0) ** 0.5
+    urban = np.maximum(urban, villages * texture)
     # Road corridors: every city linked to its two nearest neighbours.
     roads = np.zeros((h, w))
     pts = np.stack([crow, ccol], axis=1).astype(float)
@@ -101,12 +107,12 @@ def generate_urban(dem: np.ndarray, dx: float, rng: np.random.Generator,
         for j in np.argsort(d)[1:3]:
             rasterise_segment(roads, pts[i, 0], pts[i, 1], pts[j, 0], pts[j, 1], 1.0)
     roads = np.clip(smooth(roads, 0.5) * 2.0, 0.0, 1.0)
-    urban = np.clip(np.maximum(urban, 0.25 * roads), 0.0, 1.0)
+    urban = np.clip(np.maximum(urban, 0.08 * roads), 0.0, 1.0)
     return urban.astype(np.float32), roads.astype(np.float32)
 
 
 def prepare_surface(shape, dx: float, rng: np.random.Generator, dem: Optional[np.ndarray] = None,
-                    urban: Optional[np.ndarray] = None, cities_per_10k_km2: float = 0.35) -> Surface:
+                    urban: Optional[np.ndarray] = None, cities_per_10k_km2: float = 3.0) -> Surface:
     """Use the given rasters where present and generate the rest.
 
     The random draws happen in the same order whether or not a raster is given, so giving a
