@@ -1,7 +1,7 @@
 """airmap:kriging — ordinary kriging (PyKrige) with an optional kriging-variance raster."""
-from qgis.core import QgsProcessingParameterEnum
+from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
-from ..core.baselines.kriging import VARIOGRAMS, ordinary_kriging
+from ..core.baselines.kriging import NEIGHBOURS, VARIOGRAMS, ordinary_kriging
 from ..provider.parameters import add_raster_output, add_station_grid_parameters
 from .station_method import StationGridAlgorithm
 
@@ -12,20 +12,26 @@ class KrigingAlgorithm(StationGridAlgorithm):
     GROUP_ID = "baselines"
     METHOD_LABEL = "kriging"
     HELP = ("Ordinary kriging of station values (PyKrige). The variogram model is fitted to the "
-            "stations; on a lon/lat grid distances are great-circle. VARIANCE_OUTPUT writes the "
+            "stations (20 lags); each cell is kriged from its N_NEIGHBOURS nearest stations (a moving "
+            "neighbourhood). On a lon/lat grid distances are great-circle. VARIANCE_OUTPUT writes the "
             "kriging variance, a map of where the estimate is uncertain. Needs at least 3 stations.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_station_grid_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(
             "VARIOGRAM", self.tr("Variogram model"), options=list(VARIOGRAMS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "N_NEIGHBOURS", self.tr("Krige each cell from its nearest N stations (0 = all stations)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=NEIGHBOURS, minValue=0))
         add_raster_output(self, "OUTPUT", "Kriging raster")
         add_raster_output(self, "VARIANCE_OUTPUT", "Kriging variance raster", optional=True)
 
     def interpolate(self, stations, grid, parameters, context, progress):
         variogram = VARIOGRAMS[self.parameterAsEnum(parameters, "VARIOGRAM", context)]
         want_variance = bool(self.parameterAsOutputLayer(parameters, "VARIANCE_OUTPUT", context))
-        result = ordinary_kriging(stations, grid, variogram=variogram, variance=want_variance, progress=progress)
+        neighbours = self.parameterAsInt(parameters, "N_NEIGHBOURS", context) or None
+        result = ordinary_kriging(stations, grid, variogram=variogram, variance=want_variance,
+                                  neighbours=neighbours, progress=progress)
         if want_variance:
             return {"OUTPUT": result[0], "VARIANCE_OUTPUT": result[1]}
         return {"OUTPUT": result}

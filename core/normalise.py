@@ -4,13 +4,16 @@ DeepCAMS scaled PM2.5 by a fixed constant (clip to [0, 800], divide by 800). Tha
 over to reanalyses of other magnitudes (ERA5 2 m temperature in kelvin, a pollutant in ppb), so
 airmap standardises each *input* with statistics of that input:
 
-* non-negative inputs (concentrations, temperatures in K): ``z = (log(x + c) - mu) / sigma``
+* non-negative inputs (concentrations, temperatures in K; round-off negatives down to
+  -1e-6 × max|x| count as zero): ``z = (log(x + c) - mu) / sigma``
   with ``c = offset_rel_median * median(x > 0)``. The log compresses hotspots (CAMS PM2.5 runs
   from 0.01 to 3,600 µg/m³) so a network trained on simulated fields sees a familiar range, and
   the inverse ``exp`` can never give a negative concentration. Bicubic in log space also beats
   bicubic in linear space on the CAMS self-similarity test (11.4 vs 13.0 µg/m³ RMSE), so the
   residual networks start from a better base.
-* inputs with negative values (anomalies, °C): ``z = (x - mu) / sigma`` (affine).
+* inputs with negative values (anomalies, °C), or any input when the card says
+  ``log: never`` (XVFI: blending frames is additive, and linear interpolation in log space
+  loses to linear interpolation in linear space on simulated PM2.5): ``z = (x - mu) / sigma``.
 
 ``mu``/``sigma`` are the mean/std over the whole input (all bands, NaN ignored), so every tile
 of a large raster is normalised identically (no seams) and all frames of a time stack share one
@@ -29,9 +32,11 @@ from .errors import AirmapInputError
 KIND = "log_or_affine_standard"
 DEFAULTS: Dict[str, Any] = {
     "kind": KIND,
+    "log": "if_non_negative",   # or "never": always the affine branch (XVFI: see its README)
     "offset_rel_median": 0.1,   # c = 0.1 x median of the positive values
     "min_sigma_log": 1e-4,      # floor of sigma in log space (0.01 % relative variation)
     "min_sigma_rel": 1e-6,      # affine branch: floor relative to |mu|
+    "negative_tolerance_rel": 1e-6,  # values above -1e-6 x max|x| count as non-negative
     "statistics": "mean and std over the whole input stack (all bands), NaN ignored",
 }
 
@@ -44,6 +49,7 @@ class Normaliser:
     offset: float
     mu: float
     sigma: float
+    non_negative: bool = False   # the input had no negative values: neither will the output
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -58,12 +64,14 @@ class Normaliser:
         y = np.asarray(z, dtype=np.float64) * self.sigma + self.mu
         if self.log:
             # exp overflows past ~709: clip far beyond any physical value first
-            x = np.exp(np.minimum(y, 700.0)) - self.offset
-            return np.maximum(x, 0.0).astype(np.float32)  # concentrations stay >= 0
+            y = np.exp(np.minimum(y, 700.0)) - self.offset
+        if self.non_negative:
+            y = np.maximum(y, 0.0)  # concentrations stay >= 0
         return y.astype(np.float32)
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"log": self.log, "offset": self.offset, "mu": self.mu, "sigma": self.sigma}
+        return {"log": self.log, "offset": self.offset, "mu": self.mu, "sigma": self.sigma,
+                "non_negative": self.non_negative}
 
 
 def _params(card_normalisation: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -84,18 +92,28 @@ def fit_normaliser(data: np.ndarray, card_normalisation: Optional[Mapping[str, A
     values = values[np.isfinite(values)]
     if values.size == 0:
         raise AirmapInputError("The input holds no valid cells (all no-data): choose another raster or band.")
-    if values.min() >= 0:
+    # Reanalyses carry round-off negatives (CAMS PM2.5 has -3e-12): those still count as >= 0.
+    if p["log"] not in ("if_non_negative", "never"):
+        raise AirmapInputError(f"Unknown normalisation setting log='{p['log']}': update the plugin.")
+    non_negative = values.min() >= -float(p["negative_tolerance_rel"]) * float(np.abs(values).max())
+    if non_negative and p["log"] == "if_non_negative":
         positive = values[values > 0]
         median = float(np.median(positive)) if positive.size else 1.0
         offset = max(float(p["offset_rel_median"]) * median, 1e-30)
         logs = np.log(values + offset)
         mu, sigma = float(logs.mean()), float(logs.std())
-        return Normaliser(True, offset, mu, max(sigma, float(p["min_sigma_log"])))
+        return Normaliser(True, offset, mu, max(sigma, float(p["min_sigma_log"])), True)
     mu, sigma = float(values.mean()), float(values.std())
     floor = max(float(p["min_sigma_rel"]) * abs(mu), 1e-30)
-    return Normaliser(False, 0.0, mu, max(sigma, floor))
+    return Normaliser(False, 0.0, mu, max(sigma, floor), bool(non_negative))
 
 
-def card_entry() -> Dict[str, Any]:
-    """The ``normalisation`` field written into the model cards."""
-    return dict(DEFAULTS)
+def card_entry(**overrides: Any) -> Dict[str, Any]:
+    """The ``normalisation`` field written into a model card (training passes the same dict
+    to ``fit_normaliser``)."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown normalisation settings {sorted(unknown)}")
+    entry = dict(DEFAULTS)
+    entry.update(overrides)
+    return entry

@@ -13,6 +13,7 @@ import numpy as np
 
 from .evaluate import Comparison
 from .metrics import METRIC_NAMES
+from .plotting import pyplot
 
 
 def _figure_png(fig) -> str:
@@ -22,9 +23,7 @@ def _figure_png(fig) -> str:
 
 
 def scatter_density(comparison: Comparison, units: str) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ref, pred = comparison.reference, comparison.predicted
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -48,9 +47,7 @@ def scatter_density(comparison: Comparison, units: str) -> str:
 
 
 def bias_map(comparison: Comparison, extent, units: str) -> Optional[str]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     if comparison.bias_map is not None:

@@ -10,7 +10,9 @@ from ..grid import Grid
 from ..progress import Progress, ensure
 from ..stations import Stations, require_stations
 
-VARIOGRAMS = ("spherical", "exponential", "gaussian", "linear", "power")
+VARIOGRAMS = ("exponential", "spherical", "gaussian", "linear", "power")
+NEIGHBOURS = 40  # moving neighbourhood: local kriging, as national networks are not stationary
+N_LAGS = 20      # fine lags resolve the short-range structure that interpolation depends on
 MAX_MATRIX = 20_000_000  # cells x stations per chunk: bounds PyKrige's vectorised memory
 
 
@@ -25,18 +27,19 @@ def _merge_duplicates(st: Stations) -> Stations:
     return Stations(uniq[:, 0], uniq[:, 1], sums / np.bincount(inverse))
 
 
-def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "spherical",
+def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "exponential",
                      variance: bool = False, geographic: Optional[bool] = None,
-                     progress: Optional[Progress] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
+                     neighbours: Optional[int] = NEIGHBOURS, progress: Optional[Progress] = None) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """Ordinary kriging estimate (H, W), and its variance when ``variance`` is True.
 
     The variogram is fitted to the stations by PyKrige. ``geographic`` (default: the grid CRS
-    is EPSG:4326) uses great-circle distances on lon/lat.
+    is EPSG:4326) uses great-circle distances on lon/lat. ``neighbours``: krige each cell from
+    its nearest stations only (None = all stations in one global system).
     """
     if geographic is None:
         geographic = is_geographic(grid.crs)
     xs, ys = grid.cell_centres()
-    est, var = kriging_at(stations, xs.ravel(), ys.ravel(), variogram, geographic, progress)
+    est, var = kriging_at(stations, xs.ravel(), ys.ravel(), variogram, geographic, neighbours, progress)
     est_grid = est.reshape(grid.shape).astype(np.float32)
     if variance:
         return est_grid, var.reshape(grid.shape).astype(np.float32)
@@ -47,8 +50,9 @@ def is_geographic(crs: Optional[str]) -> bool:
     return (crs or "").upper() in ("EPSG:4326", "OGC:CRS84")
 
 
-def kriging_at(stations: Stations, x: np.ndarray, y: np.ndarray, variogram: str = "spherical",
-               geographic: bool = False, progress: Optional[Progress] = None) -> Tuple[np.ndarray, np.ndarray]:
+def kriging_at(stations: Stations, x: np.ndarray, y: np.ndarray, variogram: str = "exponential",
+               geographic: bool = False, neighbours: Optional[int] = NEIGHBOURS,
+               progress: Optional[Progress] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Ordinary kriging estimate and variance at points, one variogram fit for all of them."""
     from pykrige.ok import OrdinaryKriging  # heavy import, only when kriging runs
 
@@ -62,14 +66,18 @@ def kriging_at(stations: Stations, x: np.ndarray, y: np.ndarray, variogram: str 
     progress = ensure(progress)
     model = OrdinaryKriging(stations.x, stations.y, stations.values, variogram_model=variogram,
                             coordinates_type="geographic" if geographic else "euclidean",
-                            enable_plotting=False, verbose=False)
+                            nlags=N_LAGS, enable_plotting=False, verbose=False)
+    local = neighbours is not None and 0 < neighbours < len(stations)
     est = np.empty(xs.size)
     var = np.empty(xs.size)
-    step = max(1, MAX_MATRIX // max(len(stations), 1))
+    step = 50_000 if local else max(1, MAX_MATRIX // max(len(stations), 1))
     progress.set(0.0)
     for start in range(0, xs.size, step):
         sl = slice(start, start + step)
-        z, s2 = model.execute("points", xs[sl], ys[sl], backend="vectorized")
+        if local:
+            z, s2 = model.execute("points", xs[sl], ys[sl], backend="C", n_closest_points=int(neighbours))
+        else:
+            z, s2 = model.execute("points", xs[sl], ys[sl], backend="vectorized")
         est[sl], var[sl] = np.asarray(z), np.asarray(s2)
         progress.set(min(1.0, (start + step) / xs.size))
     return est, np.maximum(var, 0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import SimConfig
-from .fields import smooth
+from .fields import gaussian_field, smooth
 
 
 def traffic_cycle(local_hour: float) -> float:
@@ -40,6 +40,11 @@ def other_cycle(local_hour: float) -> float:
     return float(1.0 + 0.25 * np.cos(2 * np.pi * (local_hour - 20.0) / 24.0))
 
 
+def farm_cycle(local_hour: float) -> float:
+    """Ammonia volatilises with daytime warmth: peak at 14 h, mean 1."""
+    return float(1.0 + 0.5 * np.cos(2 * np.pi * (local_hour - 14.0) / 24.0))
+
+
 @dataclass
 class PointSource:
     row: int
@@ -51,11 +56,16 @@ class PointSource:
 class Emissions:
     """Emission fluxes (ug m-2 s-1) for any hour, from the surface and a list of point sources."""
 
-    def __init__(self, urban: np.ndarray, roads: np.ndarray, dx: float, config: SimConfig,
-                 rng: np.random.Generator):
+    def __init__(self, urban: np.ndarray, roads: np.ndarray, dem: np.ndarray, dx: float,
+                 config: SimConfig, rng: np.random.Generator):
         self.cfg = config
         area_cell = dx * dx
         h, w = urban.shape
+        # Farmland emits precursor too (ammonia from fertiliser and livestock): open, low land.
+        farmland = np.clip(1.0 - 2.0 * urban, 0.0, 1.0) * np.exp(-np.maximum(dem, 0.0) / 800.0)
+        self.farm_gas = (config.farmland_precursor * farmland).astype(np.float64)
+        # Regions differ in how much they emit per unit of urban land (heavy industry, heating
+        # fuel): a smooth multiplier with mean 1 over ~250 km, drawn after the point sources.
         self.urban_flux = (config.urban_emission * urban).astype(np.float64)
         self.road_flux = (config.road_emission * roads).astype(np.float64)
         # Point sources sit near towns (industrial zones), rarely in the open.
@@ -68,6 +78,11 @@ class Emissions:
         ug_s = kg_h * 1e9 / 3600.0
         self.points = [PointSource(int(c // w), int(c % w), float(q), float(q * 3.0 * config.precursor_ratio))
                        for c, q in zip(cells, ug_s)]
+        region = np.exp(config.regional_contrast * gaussian_field((h, w), 250e3 / dx, rng))
+        region /= region.mean()
+        self.urban_flux *= region
+        self.road_flux *= region
+        self.farm_gas *= region
         self.point_pm = np.zeros((h, w))
         self.point_gas = np.zeros((h, w))
         for p in self.points:
@@ -80,7 +95,8 @@ class Emissions:
         traffic = traffic_cycle(local_hour)
         urban_factor = c.traffic_share * traffic + (1.0 - c.traffic_share) * other_cycle(local_hour)
         area = self.urban_flux * urban_factor + self.road_flux * traffic
-        return area + self.point_pm, c.precursor_ratio * area + self.point_gas
+        gas = c.precursor_ratio * area + self.point_gas + self.farm_gas * farm_cycle(local_hour)
+        return area + self.point_pm, gas
 
     def mean_pm_flux(self) -> np.ndarray:
         return (self.urban_flux + self.road_flux + self.point_pm).astype(np.float32)

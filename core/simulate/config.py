@@ -20,6 +20,8 @@ class SimConfig:
     traffic_share: float = 0.5        # part of urban emission that follows the traffic cycle
     road_emission: float = 0.06       # extra primary on road corridors, ug m-2 s-1 at roads=1
     precursor_ratio: float = 2.5      # precursor gas emitted per unit primary PM (PM-equivalent)
+    farmland_precursor: float = 0.05  # precursor from open, low farmland, ug m-2 s-1
+    regional_contrast: float = 0.45   # log-std of a ~250 km regional emission multiplier
     point_sources_per_10k_km2: float = 0.12
     point_source_kg_h: float = 60.0   # median primary PM2.5 of a point source, kg/h (lognormal)
     cities_per_10k_km2: float = 3.0   # generated cities and towns

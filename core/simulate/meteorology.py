@@ -1,9 +1,11 @@
 """Generated meteorology: mutually consistent wind, humidity, boundary layer and rain.
 
-One slowly varying "stagnation index" S(t) in [0, 1] drives the synoptic weather, as in the
+One slowly varying "stagnation index" S in [0, 1] drives the synoptic weather, as in the
 haze episodes of the North China Plain: a stagnant, humid air mass (S ~ 1) brings weak wind, a
 shallow boundary layer, high humidity and a high regional background; a ventilating air mass
 (S ~ 0) brings strong wind from one side, dry air, a deep boundary layer and fronts with rain.
+S changes sweep across the domain with the fronts. The boundary layer follows the domain mean
+of S (it is uniform in space, see model.py); wind, humidity and background follow S locally.
 Diurnal cycles are superimposed (local solar time): wind and mixing peak in the afternoon,
 humidity peaks before dawn. Terrain slows the wind (rough ground, basin cold pools at night)
 and turns it along valleys; urban roughness slows it too; a Helmholtz projection then makes the
@@ -30,7 +32,7 @@ class HourlyWeather:
     rh: np.ndarray       # (H, W) float32, %
     rain: np.ndarray     # (H, W) float32, mm/h
     blh: float           # boundary-layer (mixing) height, m, uniform over the domain
-    stagnation: float    # S(t)
+    stagnation: np.ndarray  # (H, W) S at each cell (float32)
     local_hour: float    # 0..24
 
 
@@ -53,18 +55,34 @@ class Weather:
         self.local_hour = (first_local_hour + t) % 24.0
 
         # --- synoptic state --------------------------------------------------------------
-        period = 24.0 * config.synoptic_days * rng.uniform(0.8, 1.25)
-        phase = 2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)
-        raw = (np.sin(phase) + 0.35 * np.sin(2.1 * phase + rng.uniform(0, 2 * np.pi))
-               + 0.45 * _smooth_noise(n_hours, 18.0, rng))
-        self.stagnation = 1.0 / (1.0 + np.exp(-1.8 * raw))
+        # S(t) is generated on an extended time axis; each cell sees it delayed by the time a
+        # front moving along the ventilating wind takes to reach it (fronts cross the domain in
+        # one to two days), so transitions sweep across the map and make regional gradients.
         vent_dir = rng.uniform(0, 2 * np.pi)         # where the ventilating wind blows to
+        front_kmh = rng.uniform(30.0, 50.0)
+        xc_km = (np.arange(w) + 0.5) * km
+        yn_km = (h - np.arange(h) - 0.5) * km        # northward coordinate of each row
+        along = xc_km[None, :] * np.cos(vent_dir) + yn_km[:, None] * np.sin(vent_dir)
+        self._delay = (along - along.min()) / front_kmh
+        lead = int(np.ceil(self._delay.max())) + 1
+        t_ext = np.arange(-lead, n_hours, dtype=np.float64)
+        period = 24.0 * config.synoptic_days * rng.uniform(0.8, 1.25)
+        phase = 2 * np.pi * t_ext / period + rng.uniform(0, 2 * np.pi)
+        raw = (np.sin(phase) + 0.35 * np.sin(2.1 * phase + rng.uniform(0, 2 * np.pi))
+               + 0.45 * _smooth_noise(t_ext.size, 18.0, rng))
+        self._t_ext = t_ext
+        self._s_ext = 1.0 / (1.0 + np.exp(-1.8 * raw))
+        sample = self._delay.ravel()[:: max(1, self._delay.size // 512)]
+        self.stagnation = np.array([np.interp(k - sample, t_ext, self._s_ext).mean()
+                                    for k in range(n_hours)])  # domain mean, per hour
         wander = rng.uniform(0, 2 * np.pi) + 1.3 * _smooth_noise(n_hours, 30.0, rng)
         s = self.stagnation
-        vent_speed = config.mean_wind * 1.7
-        stag_speed = config.mean_wind * 0.45
-        self.wind_x = (1 - s) * vent_speed * np.cos(vent_dir) + s * stag_speed * np.cos(wander)
-        self.wind_y = (1 - s) * vent_speed * np.sin(vent_dir) + s * stag_speed * np.sin(wander)
+        self._vent = config.mean_wind * 1.7 * np.array([np.cos(vent_dir), np.sin(vent_dir)])
+        self._stag_x = config.mean_wind * 0.45 * np.cos(wander)
+        self._stag_y = config.mean_wind * 0.45 * np.sin(wander)
+        # Domain-mean large-scale wind (moves the rain bands).
+        self.wind_x = (1 - s) * self._vent[0] + s * self._stag_x
+        self.wind_y = (1 - s) * self._vent[1] + s * self._stag_y
 
         # --- large-scale eddies: two fixed streamfunction patterns mixed in time -------------
         eddy = []
@@ -97,7 +115,7 @@ class Weather:
         rh_phase = 2 * np.pi * t / (24.0 * rng.uniform(3.0, 6.0)) + rng.uniform(0, 2 * np.pi)
         self._rh_w = np.stack([np.cos(rh_phase), np.sin(rh_phase)], axis=1) * 6.0
         self._rh_static = -6.0 * urban + 2.0 * np.clip(dem64 / 1000.0, 0, 3)
-        self.rh_base = 42.0 + 38.0 * s + 4.0 * _smooth_noise(n_hours, 12.0, rng)
+        self._rh_noise = 4.0 * _smooth_noise(n_hours, 12.0, rng)
 
         # --- boundary layer ------------------------------------------------------------------
         day_shape = np.clip(np.sin(np.pi * (self.local_hour - 7.0) / 12.0), 0.0, None)
@@ -140,10 +158,11 @@ class Weather:
         lh = self.local_hour[k]
         diurnal = 1.0 + 0.3 * np.cos(2 * np.pi * (lh - 14.0) / 24.0)
         night = 0.5 - 0.5 * np.cos(2 * np.pi * (lh - 2.0) / 24.0)   # 1 at 02 h, 0 at 14 h
+        stag = self.stagnation_field(k)
         (ex1, ey1), (ex2, ey2) = self._eddy
         a1, a2 = self._eddy_w[k]
-        u = self.wind_x[k] + a1 * ex1 + a2 * ex2
-        v = self.wind_y[k] + a1 * ey1 + a2 * ey2
+        u = (1 - stag) * self._vent[0] + stag * self._stag_x[k] + a1 * ex1 + a2 * ex2
+        v = (1 - stag) * self._vent[1] + stag * self._stag_y[k] + a1 * ey1 + a2 * ey2
         # Turn along the terrain contours, then slow over rough ground, in basins and cities.
         along = self._channel * (u * self._nx + v * self._ny)
         u = u - along * self._nx
@@ -154,11 +173,15 @@ class Weather:
         uc, vc = centre_winds_from_faces(u_face, v_face)
         rain = self._rain(k)
         w1, w2 = self._rh_w[k]
-        rh = (self.rh_base[k] + 12.0 * np.cos(2 * np.pi * (lh - 4.0) / 24.0)
+        rh = (42.0 + 38.0 * stag + self._rh_noise[k] + 12.0 * np.cos(2 * np.pi * (lh - 4.0) / 24.0)
               + w1 * self._rh_patterns[0] + w2 * self._rh_patterns[1] + self._rh_static)
         rh = rh + (97.0 - rh) * np.clip(rain / 2.0, 0.0, 1.0)
         return HourlyWeather(
             u_face=u_face, v_face=v_face, u=uc.astype(np.float32), v=vc.astype(np.float32),
             speed=np.hypot(uc, vc).astype(np.float32),
             rh=np.clip(rh, 10.0, 100.0).astype(np.float32), rain=rain.astype(np.float32),
-            blh=float(self.blh[k]), stagnation=float(self.stagnation[k]), local_hour=float(lh))
+            blh=float(self.blh[k]), stagnation=stag.astype(np.float32), local_hour=float(lh))
+
+    def stagnation_field(self, k: int) -> np.ndarray:
+        """S at every cell for hour k: the synoptic series delayed by the front's travel time."""
+        return np.interp(k - self._delay, self._t_ext, self._s_ext)

@@ -114,7 +114,7 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
     first_local = (start.hour + start.minute / 60.0 - config.spinup_hours) % 24.0
     weather = Weather(shape, dx, surface.dem, surface.urban, n_total, first_local, config,
                       np.random.default_rng(seeds[1]))
-    emissions = Emissions(surface.urban, surface.roads, dx, config, np.random.default_rng(seeds[2]))
+    emissions = Emissions(surface.urban, surface.roads, surface.dem, dx, config, np.random.default_rng(seeds[2]))
 
     out = {name: np.empty((n_out,) + shape, np.float32)
            for name in ("pm25", "rh", "wind_speed", "u", "v")}
@@ -124,14 +124,14 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
     dt = 3600.0
     area = dx * dx
     state = np.empty((2, h_cells + 2, w_cells + 2), np.float32)
-    background = _background(weather.stagnation[0], config)
-    state[PM] = background[PM]
-    state[GAS] = background[GAS]
+    background = _background(weather.stagnation_field(0), config)
+    state[:, 1:-1, 1:-1] = background
+    _set_ring(state, background)
     inner = state[:, 1:-1, 1:-1]
     h_prev = float(weather.blh[0])
     # Residual layer above the mixed layer: concentration per tracer and its depth (m).
     residual = np.empty((2,) + shape, np.float32)
-    residual[:] = (config.free_troposphere_share * np.asarray(background, np.float32))[:, None, None]
+    residual[:] = config.free_troposphere_share * background
     residual_depth = 0.0
     budget = _Budget()
 
@@ -147,18 +147,18 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
         # 1. Boundary-layer growth and collapse. At dusk the mixed layer shrinks and leaves a
         #    residual layer aloft holding the day's pollution; the next morning's growth mixes
         #    that air back down first, then free-tropospheric air.
-        ft = config.free_troposphere_share * np.asarray(bg, np.float32)
-        residual += ((ft[:, None, None] - residual)
+        ft = np.float32(config.free_troposphere_share) * bg
+        residual += ((ft - residual)
                      * np.float32(1.0 - math.exp(-dt / (3600.0 * config.residual_lifetime_h))))
         if h > h_prev:
             from_residual = min(h - h_prev, residual_depth)
             from_ft = (h - h_prev) - from_residual
             if counting:
                 budget.add("entrainment", _column(residual, from_residual, area)
-                           + ft * from_ft * area * h_cells * w_cells)
+                           + _column(ft, from_ft, area))
             inner *= np.float32(h_prev / h)
             inner += residual * np.float32(from_residual / h)
-            inner += (ft * np.float32(from_ft / h))[:, None, None]
+            inner += ft * np.float32(from_ft / h)
             residual_depth -= from_residual
         elif h < h_prev:
             left = h_prev - h
@@ -233,18 +233,22 @@ def simulate(grid: Grid, config: SimConfig, seed: int, dem=None, urban=None,
         budget=budget.summary(), config=config)
 
 
-def _background(stagnation: float, config: SimConfig):
-    """Regional background (PM, precursor) in ug/m3 for the current air mass."""
+def _background(stagnation: np.ndarray, config: SimConfig) -> np.ndarray:
+    """Regional background (PM, precursor), (2, H, W) ug/m3, for the local air mass."""
     pm = config.background_clean + (config.background_stagnant - config.background_clean) * stagnation
-    return (np.float32(pm), np.float32(0.5 * pm))
+    return np.stack([pm, 0.5 * pm]).astype(np.float32)
 
 
-def _set_ring(state: np.ndarray, values) -> None:
-    for i, value in enumerate(values):
-        state[i, 0, :] = value
-        state[i, -1, :] = value
-        state[i, :, 0] = value
-        state[i, :, -1] = value
+def _set_ring(state: np.ndarray, values: np.ndarray) -> None:
+    """Fill the boundary ring from the background of the adjacent edge cells."""
+    state[:, 0, 1:-1] = values[:, 0, :]
+    state[:, -1, 1:-1] = values[:, -1, :]
+    state[:, 1:-1, 0] = values[:, :, 0]
+    state[:, 1:-1, -1] = values[:, :, -1]
+    state[:, 0, 0] = state[:, 0, 1]
+    state[:, 0, -1] = state[:, 0, -2]
+    state[:, -1, 0] = state[:, -1, 1]
+    state[:, -1, -1] = state[:, -1, -2]
 
 
 def _column(inner: np.ndarray, depth: float, area: float) -> np.ndarray:

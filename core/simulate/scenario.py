@@ -12,6 +12,8 @@ import numpy as np
 
 from ..errors import AirmapInputError
 from ..grid import Grid
+from ..raster_io import write_raster
+from ..stations import Stations
 from .fields import gaussian_field, smooth
 
 UNITS = {"pm25": "ug/m3", "rh": "%", "wind_speed": "m/s", "u": "m/s", "v": "m/s",
@@ -158,33 +160,42 @@ class Scenario:
 
     # --- writing ----------------------------------------------------------------------------------
     def write(self, folder: str, n_stations: int = 120, noise: float = 0.05,
-              station_seed: Optional[int] = None, cloud_fraction: float = 0.3) -> Dict[str, str]:
+              station_seed: Optional[int] = None, cloud_fraction: float = 0.3,
+              written: Optional[list] = None, progress=None, protect=()) -> Dict[str, str]:
         """Write every product as GeoTIFFs named after their variable, plus ``stations.csv``.
 
         Band names are the times. Returns {name: path}. Stations: one network sampled with
         ``n_stations`` and ``noise``; columns site_id, x, y, group, urban, pm25 (day 1) and
-        pm25_<date> for every day; coordinates in the grid's CRS.
+        pm25_<date> for every day; coordinates in the grid's CRS. Each path is appended to
+        ``written`` as soon as it exists, so a caller can remove them if a later step fails;
+        paths in ``protect`` (the inputs) are never overwritten.
         """
         os.makedirs(folder, exist_ok=True)
+        written = written if written is not None else []
         rng = np.random.default_rng(self.seed + 7919 if station_seed is None else station_seed)
         daily_times = self.days
         out = {}
         hourly = [("pm25_hourly", self.pm25_hourly, "ug/m3"), ("rh_hourly", self.rh_hourly, "%"),
                   ("wind_speed_hourly", self.wind_speed_hourly, "m/s"),
                   ("u_hourly", self.u_hourly, "m/s"), ("v_hourly", self.v_hourly, "m/s")]
-        for name, data, units in hourly:
-            out[name] = _write(folder, name, data, self.grid, self.times, units)
-        out["pm25_daily"] = _write(folder, "pm25_daily", self.pm25_daily, self.grid, daily_times, "ug/m3")
-        coarse_grid = self.coarse_grid(3)
-        out["pm25_coarse_3h"] = _write(folder, "pm25_coarse_3h", self.coarse(3, 3), coarse_grid,
-                                       self.coarse_times(3), "ug/m3")
         sat = np.stack([self.satellite(d, rng, cloud_fraction) for d in range(self.n_days)])
-        out["pm25_satellite_daily"] = _write(folder, "pm25_satellite_daily", sat, self.grid,
-                                             daily_times, "ug/m3")
-        out["dem"] = _write(folder, "dem", self.dem[None], self.grid, ["dem"], "m")
-        out["urban"] = _write(folder, "urban", self.urban[None], self.grid, ["urban"], "1")
-        out["stations"] = self.write_stations(os.path.join(folder, "stations.csv"), n_stations,
-                                              noise, rng)
+        products = hourly + [
+            ("pm25_daily", self.pm25_daily, "ug/m3", self.grid, daily_times),
+            ("pm25_coarse_3h", self.coarse(3, 3), "ug/m3", self.coarse_grid(3), self.coarse_times(3)),
+            ("pm25_satellite_daily", sat, "ug/m3", self.grid, daily_times),
+            ("dem", self.dem[None], "m", self.grid, ["dem"]),
+            ("urban", self.urban[None], "1", self.grid, ["urban"])]
+        for i, item in enumerate(products):
+            name, data, units = item[:3]
+            grid, names = item[3:] if len(item) > 3 else (self.grid, self.times)
+            path = os.path.join(folder, name + ".tif")
+            written.append(path)
+            out[name] = _write(path, data, grid, names, units, protect)
+            if progress is not None:
+                progress.set((i + 1) / (len(products) + 1))
+        path = os.path.join(folder, "stations.csv")
+        written.append(path)
+        out["stations"] = self.write_stations(path, n_stations, noise, rng)
         return out
 
     def station_table(self, n_stations: int, noise: float, rng: np.random.Generator):
@@ -228,13 +239,10 @@ def hour_stamps(start: str, n: int) -> List[str]:
 
 def make_stations(x, y, values, ids=None, groups=None):
     """A ``core.stations.Stations`` (the shared station type)."""
-    from ..stations import Stations
     return Stations(np.asarray(x, float), np.asarray(y, float), np.asarray(values, float),
                     ids=ids, groups=groups)
 
 
-def _write(folder: str, name: str, data: np.ndarray, grid: Grid, band_names, units) -> str:
-    from ..raster_io import write_raster
-    path = os.path.join(folder, name + ".tif")
-    write_raster(path, data, grid, band_names=list(band_names), units=units)
+def _write(path: str, data: np.ndarray, grid: Grid, band_names, units, protect=()) -> str:
+    write_raster(path, data, grid, band_names=list(band_names), units=units, protect=protect)
     return path

@@ -1,0 +1,63 @@
+"""airmap:abpn — ABPN ×3 super-resolution in space (DeepCAMS S-SR), every band.
+
+Same grid and band rules as airmap:bicubic: each cell split 3 × 3 over the same extent, all
+bands processed, band names kept, no-data cells stay no-data.
+"""
+from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterFile, QgsProcessingParameterNumber
+
+from ..core.superres import SCALE, load_abpn, super_resolve
+from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
+from .raster_method import RasterRefineAlgorithm
+
+
+def add_model_file(alg, name, description):
+    alg.addParameter(QgsProcessingParameterFile(
+        name, alg.tr(description), extension="onnx", optional=True))
+
+
+def add_tile(alg, name, description):
+    param = QgsProcessingParameterNumber(name, alg.tr(description), QgsProcessingParameterNumber.Integer,
+                                         defaultValue=None, optional=True, minValue=8)
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(param)
+
+
+def model_path(alg, parameters, name, context):
+    path = alg.parameterAsFile(parameters, name, context)
+    return path or None
+
+
+def optional_int(alg, parameters, name, context):
+    if parameters.get(name) in (None, ""):
+        return None
+    return alg.parameterAsInt(parameters, name, context)
+
+
+def report_model(feedback, model, what):
+    feedback.pushInfo(f"{what}: {model.card['name']} ({model.path}), running on {model.provider}")
+
+
+class AbpnAlgorithm(RasterRefineAlgorithm):
+    ALG_ID = "abpn"
+    DISPLAY_NAME = "ABPN ×3 super-resolution (DeepCAMS)"
+    GROUP_ID = "deep"
+    METHOD_LABEL = "ABPN x3"
+    HELP = ("Attention-based back-projection network (DeepCAMS configuration, trained on the airmap "
+            "simulator): splits every cell 3 x 3 over the input's extent, for every band. No-data "
+            "cells stay no-data; values of non-negative inputs stay non-negative. Large rasters "
+            "are processed in overlapping tiles (TILE, in input cells) so memory stays bounded. "
+            "MODEL: another ABPN .onnx (e.g. from airmap:finetune); DEVICE: auto, cpu or cuda.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_raster_input(self, "Coarse raster (all bands)")
+        add_raster_output(self, "OUTPUT", "Super-resolved raster (x3)")
+        add_device(self)
+        add_model_file(self, "MODEL", "ABPN model (.onnx; default: the shipped model)")
+        add_tile(self, "TILE", "Tile size in input cells (default: the model card's)")
+
+    def refine(self, raster, parameters, context, feedback):
+        model = load_abpn(model_path(self, parameters, "MODEL", context), device_choice(self, parameters, context))
+        report_model(feedback, model, "ABPN")
+        out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
+                            progress=self.progress(feedback))
+        return out, raster.grid.refined(SCALE), raster.band_names

@@ -1,0 +1,36 @@
+"""airmap:xvfi — XVFI ×3 interpolation in time (DeepCAMS T-SR): bands are time steps.
+
+Same grid and band rules as airmap:lineartime: T bands in, 3(T−1)+1 out on the input grid,
+the input bands unchanged, inserted band names get the inserted times.
+"""
+from ..core.frame_interp import FACTOR, interpolate_frames, load_xvfi
+from ..core.timestamps import refine_times
+from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
+from .abpn import add_model_file, add_tile, model_path, optional_int, report_model
+from .raster_method import RasterRefineAlgorithm
+
+
+class XvfiAlgorithm(RasterRefineAlgorithm):
+    ALG_ID = "xvfi"
+    DISPLAY_NAME = "XVFI ×3 interpolation in time (DeepCAMS)"
+    GROUP_ID = "deep"
+    METHOD_LABEL = "XVFI x3 in time"
+    HELP = ("Video-frame interpolation network XVFI (DeepCAMS configuration, trained on the airmap "
+            "simulator): treats the bands as time steps and creates two frames between each pair "
+            "(at 1/3 and 2/3): T bands in, 3(T-1)+1 out, input bands unchanged. Band names that are "
+            "time stamps get the inserted times. An inserted cell is no-data where either "
+            "neighbouring frame is. MODEL: another XVFI .onnx; DEVICE: auto, cpu or cuda.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_raster_input(self, "Time stack (bands = time steps)")
+        add_raster_output(self, "OUTPUT", "Interpolated stack (x3 in time)")
+        add_device(self)
+        add_model_file(self, "MODEL", "XVFI model (.onnx; default: the shipped model)")
+        add_tile(self, "TILE", "Tile size in cells (default: the model card's)")
+
+    def refine(self, raster, parameters, context, feedback):
+        model = load_xvfi(model_path(self, parameters, "MODEL", context), device_choice(self, parameters, context))
+        report_model(feedback, model, "XVFI")
+        out = interpolate_frames(raster.data, model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
+                                 progress=self.progress(feedback))
+        return out, raster.grid, refine_times(raster.band_names, FACTOR)

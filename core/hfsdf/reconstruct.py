@@ -1,0 +1,205 @@
+"""HF-SDF end to end: observations (raster cells or stations) -> a map on any grid.
+
+    obs = Observations.from_raster(band, grid)            # or .from_stations(stations)
+    result = reconstruct(obs, out_grid)                   # coded mode, root-finding read-out
+    result.values, result.confidence
+
+Coded mode needs only the ONNX model (latent fitted in numpy, core/hfsdf/latent.py).
+Single-map mode trains a small network with torch (models/hfsdf/single_map.py) and explains
+how to install torch when it is absent.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..errors import AirmapInputError
+from ..grid import Grid
+from ..progress import Progress, ensure
+from .cube import Cube
+from .latent import MAX_POINTS, MIN_POINTS, FitResult, fit_latent
+from .readout import ReadoutStats, marching_cubes, root_find
+
+MODES = ("coded", "single-map")
+SURFACES = ("root", "marching-cubes")
+DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "hfsdf",
+                                              "hfsdf.onnx"))
+READOUT_BLOCK = 262144  # pixels per root-finding block: bounds memory for any output size
+TORCH_HINT = ("Single-map mode trains a network with PyTorch, which is not installed in QGIS's Python. "
+              "Install the CPU build with: python -m pip install torch==2.13.0 --index-url "
+              "https://download.pytorch.org/whl/cpu (see requirements-torch.txt), then restart QGIS; "
+              "or choose MODE 'coded', which needs only the shipped ONNX model.")
+
+
+@dataclass
+class Observations:
+    """Point observations of one map and the horizontal extent the cube spans."""
+
+    x: np.ndarray
+    y: np.ndarray
+    values: np.ndarray
+    bounds: Tuple[float, float, float, float]
+
+    def __post_init__(self):
+        self.x = np.asarray(self.x, np.float64).ravel()
+        self.y = np.asarray(self.y, np.float64).ravel()
+        self.values = np.asarray(self.values, np.float64).ravel()
+        keep = np.isfinite(self.x) & np.isfinite(self.y) & np.isfinite(self.values)
+        self.x, self.y, self.values = self.x[keep], self.y[keep], self.values[keep]
+        if self.values.size == 0:
+            raise AirmapInputError("The input has no valid value (empty layer or all no-data): choose a "
+                                   "layer, band or FIELD with numbers inside the extent.")
+        if self.values.size < MIN_POINTS:
+            raise AirmapInputError(f"HF-SDF needs at least {MIN_POINTS} valid observations, got "
+                                   f"{self.values.size}: use a raster with more valid cells or more stations.")
+
+    @classmethod
+    def from_raster(cls, data: np.ndarray, grid: Grid) -> "Observations":
+        """Valid cells of one band (H, W) at their centres; the cube spans the raster's bounds."""
+        data = np.asarray(data, np.float64)
+        if data.ndim == 3:
+            if data.shape[0] != 1:
+                raise AirmapInputError("HF-SDF reconstructs one band at a time: choose a BAND.")
+            data = data[0]
+        if data.shape != grid.shape:
+            raise AirmapInputError(f"Band shape {data.shape} does not match its grid {grid.shape}.")
+        gx, gy = grid.cell_centres()
+        ok = np.isfinite(data)
+        return cls(gx[ok], gy[ok], data[ok], grid.bounds)
+
+    @classmethod
+    def from_stations(cls, stations, bounds: Optional[Tuple[float, float, float, float]] = None
+                      ) -> "Observations":
+        """Station values; the cube spans their bounding box (or ``bounds``). Stations sharing a
+        location are averaged, since a surface has one height per point."""
+        x, y, v = (np.asarray(a, np.float64) for a in (stations.x, stations.y, stations.values))
+        ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(v)
+        x, y, v = x[ok], y[ok], v[ok]
+        if x.size:
+            keys, inverse = np.unique(np.stack([x, y], 1), axis=0, return_inverse=True)
+            inverse = inverse.ravel()
+            v = np.bincount(inverse, v) / np.bincount(inverse)
+            x, y = keys[:, 0], keys[:, 1]
+        if bounds is None:
+            bounds = (x.min(), y.min(), x.max(), y.max()) if x.size else (0.0, 0.0, 1.0, 1.0)
+        return cls(x, y, v, tuple(float(b) for b in bounds))
+
+    def cube(self) -> Cube:
+        return Cube.fit(self.bounds, self.values)
+
+
+@dataclass
+class HfsdfResult:
+    values: np.ndarray                     # (H, W) float32, input units
+    confidence: Optional[np.ndarray]       # (H, W) float32 |f| at the surface, input units
+    cube: Cube
+    latent: Optional[np.ndarray] = None
+    fit: Optional[FitResult] = None
+    info: dict = field(default_factory=dict)
+
+
+def load_decoder(model_path: Optional[str] = None, device: str = "auto", threads: Optional[int] = None):
+    """The coded ONNX decoder (validated card of task 'hfsdf')."""
+    from ..onnx_runtime import load_model
+    from .decoder import OnnxDecoder
+
+    return OnnxDecoder(load_model(model_path or DEFAULT_MODEL, task="hfsdf", device=device, threads=threads))
+
+
+def single_map_backend():
+    """models/hfsdf/single_map.py, or a clear AirmapInputError when torch is missing."""
+    try:
+        from ...models.hfsdf import single_map
+    except ImportError as exc:
+        raise AirmapInputError(TORCH_HINT) from exc
+    return single_map
+
+
+def check_overlap(obs: Observations, grid: Grid) -> None:
+    gx0, gy0, gx1, gy1 = grid.bounds
+    ox0, oy0, ox1, oy1 = obs.bounds
+    if gx1 < ox0 or gx0 > ox1 or gy1 < oy0 or gy0 > oy1:
+        raise AirmapInputError("The output EXTENT does not overlap the input data: choose an extent "
+                               "that covers (part of) the input, in the input's CRS.")
+
+
+def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: str = "root",
+                model_path: Optional[str] = None, device: str = "auto", threads: Optional[int] = None,
+                confidence: bool = False, seed: int = 0, max_points: int = MAX_POINTS,
+                iterations: int = 40, steps: int = 6, mc_levels: int = 128,
+                single_map_iterations: int = 800, single_map_width: int = 128,
+                single_map_loss: str = "height", decoder=None,
+                progress: Optional[Progress] = None) -> HfsdfResult:
+    """Fit the surface to ``obs`` and read it out on ``grid`` (cell centres)."""
+    progress = ensure(progress)
+    if mode not in MODES:
+        raise AirmapInputError(f"MODE must be one of {', '.join(MODES)}, got '{mode}'.")
+    if surface not in SURFACES:
+        raise AirmapInputError(f"SURFACE must be one of {', '.join(SURFACES)}, got '{surface}'.")
+    check_overlap(obs, grid)
+    cube = obs.cube()
+    points = cube.lift(obs.x, obs.y, obs.values)
+    info = {"mode": mode, "surface": surface, "observations": int(points.shape[0])}
+    t0 = time.perf_counter()
+    fit = None
+    latent = None
+    if mode == "coded":
+        decoder = decoder or load_decoder(model_path, device, threads)
+        progress.info(f"HF-SDF: fitting a {decoder.latent_dim}-d latent to {len(points)} observations")
+        fit = fit_latent(decoder, points, seed=seed, max_points=max_points, iterations=iterations,
+                         progress=progress.sub(0.0, 0.6))
+        latent = fit.latent
+        info.update(fit_loss=fit.loss, fit_jacobians=fit.jacobians)
+    else:
+        backend = single_map_backend()
+        progress.info(f"HF-SDF: training a single-map network on {len(points)} observations (torch)")
+        decoder = backend.fit_single_map(points, iterations=single_map_iterations, width=single_map_width,
+                                         loss=single_map_loss, seed=seed, progress=progress.sub(0.0, 0.6))
+    info["fit_seconds"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    z, residual, stats = read_surface(decoder, latent, cube, grid, surface=surface, confidence=confidence,
+                                      steps=steps, mc_levels=mc_levels, progress=progress.sub(0.6, 1.0))
+    info.update(readout_seconds=time.perf_counter() - t1, queries=stats.queries)
+    values = cube.value_from_cube(z).astype(np.float32)
+    conf = None if residual is None else cube.distance_from_cube(residual).astype(np.float32)
+    return HfsdfResult(values, conf, cube, latent, fit, info)
+
+
+def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "root", confidence: bool = False,
+                 steps: int = 6, mc_levels: int = 128, progress: Optional[Progress] = None):
+    """Heights (H, W) in the cube for the cell centres of ``grid``, |f| there if asked, stats."""
+    progress = ensure(progress)
+    stats = ReadoutStats()
+    xs = cube.x_to_cube(grid.x_centres())
+    ys = cube.y_to_cube(grid.y_centres())
+    h, w = len(ys), len(xs)
+    residual = None
+    if surface == "root":
+        z = np.empty(h * w)
+        residual = np.empty(h * w) if confidence else None
+        rows = max(1, READOUT_BLOCK // w)
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            gx, gy = np.meshgrid(xs, ys[r0:r1])
+            xy = np.stack([gx.ravel(), gy.ravel()], 1)
+            zb, rb = root_find(decoder, latent, xy, steps=steps, with_residual=confidence, stats=stats,
+                               progress=progress.sub(r0 / h, r1 / h))
+            z[r0 * w:r1 * w] = zb
+            if confidence:
+                residual[r0 * w:r1 * w] = rb
+        z = z.reshape(h, w)
+        residual = None if residual is None else residual.reshape(h, w)
+    else:
+        z = marching_cubes(decoder, latent, xs, ys, levels=mc_levels, stats=stats,
+                           progress=progress.sub(0.0, 0.9 if confidence else 1.0))
+        if confidence:
+            gx, gy = np.meshgrid(xs, ys)
+            pts = np.stack([gx.ravel(), gy.ravel(), z.ravel()], 1).astype(np.float32)
+            residual = np.abs(decoder.value(latent, pts).astype(np.float64)).reshape(h, w)
+            stats.queries += pts.shape[0]
+    progress.set(1.0)
+    return z, residual, stats
