@@ -120,3 +120,22 @@ def test_tiling_pads_to_a_multiple_and_crops_back():
     assert all(s[1] % 8 == 0 and s[2] % 8 == 0 for s in calls)
     assert out.shape == (1, 60, 42)
     np.testing.assert_allclose(out[0, ::2, ::2], image[0])
+
+
+def test_no_cuda_or_tensorrt_error_spam_on_a_cpu_machine(tmp_path):
+    """onnxruntime-gpu logs CUDA/TensorRT load errors when asked for CUDA without a driver;
+    airmap must not ask, so a CPU user's log stays clean."""
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    path = tiny_model(tmp_path / "m.onnx")
+    code = ("import sys, numpy as np; sys.path.insert(0, %r);"
+            "from airmap.core.onnx_runtime import load_model;"
+            "m = load_model(%r, 'test', device='auto'); m(np.ones((1,1,4,4), np.float32));"
+            "print(m.provider)") % (str(REPO / ".pkg"), path)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "CPUExecutionProvider"
+    assert "CUDA" not in proc.stderr and "TensorRT" not in proc.stderr and "cudnn" not in proc.stderr.lower()
