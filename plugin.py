@@ -8,10 +8,13 @@ class AirmapPlugin:
         self.provider = None
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
-        from .provider.provider import AirmapProvider
+        from .provider.provider import PROVIDER_ID, AirmapProvider
 
+        registry = QgsApplication.processingRegistry()
+        if registry.providerById(PROVIDER_ID) is not None:
+            return  # already registered (e.g. by a script): the registry would delete a duplicate
         self.provider = AirmapProvider()
-        QgsApplication.processingRegistry().addProvider(self.provider)
+        registry.addProvider(self.provider)
 
     def initGui(self):  # noqa: N802
         self.initProcessing()

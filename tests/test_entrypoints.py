@@ -63,6 +63,33 @@ def test_standalone_pyqgis_script_runs_airmap_idw(tmp_path):
         assert ds.crs.to_epsg() == 4326 and 10 < float(band.mean()) < 200
 
 
+def test_plugin_class_factory_registers_and_unloads_the_provider(tmp_path):
+    """What QGIS desktop does with the plugin: classFactory, initGui, later unload."""
+    script = tmp_path / "plugin.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO / '.pkg')!r})
+        from qgis.core import QgsApplication
+        app = QgsApplication([], False)
+        app.initQgis()
+        import airmap
+        plugin = airmap.classFactory(None)
+        plugin.initGui()
+        provider = QgsApplication.processingRegistry().providerById('airmap')
+        print('NAME', provider.name())
+        print('ALGS', ' '.join(sorted(a.id() for a in provider.algorithms())))
+        plugin.unload()
+        print('AFTER', QgsApplication.processingRegistry().providerById('airmap'))
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "NAME Air pollution mapping" in proc.stdout
+    algs = next(l for l in proc.stdout.splitlines() if l.startswith("ALGS")).split()[1:]
+    assert {"airmap:idw", "airmap:kriging", "airmap:bicubic", "airmap:lineartime", "airmap:evaluate",
+            "airmap:crossvalidate"} <= set(algs)
+    assert "AFTER None" in proc.stdout
+
+
 def test_qgis_process_runs_the_plugin_enabled_from_a_profile(tmp_path):
     """As a user installs it: a symlink named airmap in the profile's python/plugins folder."""
     plugins = tmp_path / "home/.local/share/QGIS/QGIS3/profiles/default/python/plugins"

@@ -26,21 +26,6 @@ def test_layout_matches_design():
     assert "make test" in (REPO / ".ci/run").read_text()
 
 
-def test_class_factory_returns_a_plugin_that_registers_the_provider(qgis_app, qgis_processing):
-    import airmap
-    from qgis.core import QgsApplication
-
-    plugin = airmap.classFactory(None)
-    plugin.initProcessing()
-    try:
-        provider = QgsApplication.processingRegistry().providerById("airmap")
-        assert provider is not None and provider.name() == "Air pollution mapping"
-        assert {"airmap:idw", "airmap:kriging", "airmap:bicubic", "airmap:lineartime",
-                "airmap:evaluate", "airmap:crossvalidate"} <= {a.id() for a in provider.algorithms()}
-    finally:
-        plugin.unload()
-
-
 def test_requirements_are_pinned_and_respect_the_debian_constraints():
     pins = {}
     for line in (REPO / "requirements.txt").read_text().splitlines():
