@@ -65,7 +65,7 @@ class Emissions:
         farmland = np.clip(1.0 - 2.0 * urban, 0.0, 1.0) * np.exp(-np.maximum(dem, 0.0) / 800.0)
         self.farm_gas = (config.farmland_precursor * farmland).astype(np.float64)
         # Regions differ in how much they emit per unit of urban land (heavy industry, heating
-        # fuel): a smooth multiplier with mean 1 over ~250 km, drawn after the point sources.
+        # fuel): a smooth multiplier with mean 1, drawn after the point sources.
         self.urban_flux = (config.urban_emission * urban).astype(np.float64)
         self.road_flux = (config.road_emission * roads).astype(np.float64)
         # Point sources sit near towns (industrial zones), rarely in the open.
@@ -78,7 +78,7 @@ class Emissions:
         ug_s = kg_h * 1e9 / 3600.0
         self.points = [PointSource(int(c // w), int(c % w), float(q), float(q * 3.0 * config.precursor_ratio))
                        for c, q in zip(cells, ug_s)]
-        region = np.exp(config.regional_contrast * gaussian_field((h, w), 250e3 / dx, rng))
+        region = np.exp(config.regional_contrast * gaussian_field((h, w), config.regional_scale_km * 1e3 / dx, rng))
         region /= region.mean()
         self.urban_flux *= region
         self.road_flux *= region

@@ -16,12 +16,13 @@ class SimConfig:
     start: str = "2017-01-01T00:00:00"  # local solar time of the first output hour
 
     # --- emissions ------------------------------------------------------------------------
-    urban_emission: float = 0.9       # primary PM2.5, ug m-2 s-1 at urban fraction 1 (daily mean)
+    urban_emission: float = 1.3       # primary PM2.5, ug m-2 s-1 at urban fraction 1 (daily mean)
     traffic_share: float = 0.5        # part of urban emission that follows the traffic cycle
     road_emission: float = 0.06       # extra primary on road corridors, ug m-2 s-1 at roads=1
-    precursor_ratio: float = 2.5      # precursor gas emitted per unit primary PM (PM-equivalent)
+    precursor_ratio: float = 3.2      # precursor gas emitted per unit primary PM (PM-equivalent)
     farmland_precursor: float = 0.05  # precursor from open, low farmland, ug m-2 s-1
-    regional_contrast: float = 0.45   # log-std of a ~250 km regional emission multiplier
+    regional_contrast: float = 0.55   # log-std of a regional emission multiplier
+    regional_scale_km: float = 200.0  # its correlation length
     point_sources_per_10k_km2: float = 0.12
     point_source_kg_h: float = 60.0   # median primary PM2.5 of a point source, kg/h (lognormal)
     cities_per_10k_km2: float = 3.0   # generated cities and towns

@@ -59,7 +59,7 @@ class Weather:
         # front moving along the ventilating wind takes to reach it (fronts cross the domain in
         # one to two days), so transitions sweep across the map and make regional gradients.
         vent_dir = rng.uniform(0, 2 * np.pi)         # where the ventilating wind blows to
-        front_kmh = rng.uniform(30.0, 50.0)
+        front_kmh = rng.uniform(15.0, 30.0)
         xc_km = (np.arange(w) + 0.5) * km
         yn_km = (h - np.arange(h) - 0.5) * km        # northward coordinate of each row
         along = xc_km[None, :] * np.cos(vent_dir) + yn_km[:, None] * np.sin(vent_dir)

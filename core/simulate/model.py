@@ -88,7 +88,10 @@ def run_scenario(size: Union[int, Tuple[int, int]] = 256, pixel_size: float = 50
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise AirmapInputError(f"SEED must be a whole number >= 0, got {seed!r}.")
-    config = (config or SimConfig()).with_(days=days) if config is None or config.days != days else config
+    # DAYS wins over config.days, so callers can reuse one config for runs of any length.
+    config = config if config is not None else SimConfig(days=days)
+    if config.days != days:
+        config = config.with_(days=days)
     if grid is None:
         grid = generated_grid(size, pixel_size)
     else:
