@@ -63,14 +63,16 @@ class AirmapAlgorithm(QgsProcessingAlgorithm):
         try:
             return self.process(parameters, context, feedback)
         except Cancelled:
-            self._remove_written()
-            raise QgsProcessingException("Cancelled: no output was written.")
+            message = "Cancelled: no output was written."
         except AirmapInputError as exc:
-            self._remove_written()
-            raise QgsProcessingException(str(exc))
+            message = str(exc)
         except BaseException:
             self._remove_written()
             raise
+        self._remove_written()
+        # Raised outside the except block so the exception does not chain the core error's
+        # traceback: its frames hold layers that must not outlive QGIS (a crash at exit).
+        raise QgsProcessingException(message)
 
     def _remove_written(self):
         for path in self._written:

@@ -65,3 +65,4 @@ def station_layer():
     y = rng.uniform(30, 38, 60)
     v = smooth_field(x, y)
     return make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, v)])
+
