@@ -153,13 +153,48 @@ def test_deepcams_algorithm_with_required_parameters_only(airmap_provider, cams_
         assert ds.descriptions[2] == "2019-12-31T17:00:00"
 
 
+def _chain_model():
+    """A graphical-modeler model: raster input -> airmap:xvfi -> airmap:abpn -> output."""
+    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
+                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
+                           QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
+
+    model = QgsProcessingModelAlgorithm("deepcams chain", "tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("stack", "stack"),
+                            QgsProcessingModelParameter("stack"))
+    xvfi = QgsProcessingModelChildAlgorithm("airmap:xvfi")
+    xvfi.setChildId("xvfi")
+    xvfi.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("stack")])
+    # the modeler dialog fills every child's defaults; here the one mandatory enum (DEVICE = auto)
+    xvfi.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(0)])
+    model.addChildAlgorithm(xvfi)
+    abpn = QgsProcessingModelChildAlgorithm("airmap:abpn")
+    abpn.setChildId("abpn")
+    abpn.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("xvfi", "OUTPUT")])
+    out = QgsProcessingModelOutput("fine", "fine")
+    out.setChildOutputName("OUTPUT")
+    abpn.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(0)])
+    abpn.setModelOutputs({"fine": out})
+    model.addChildAlgorithm(abpn)
+    model.updateDestinationParameters()
+    return model
+
+
 def test_modeler_chain_xvfi_then_abpn_equals_deepcams(airmap_provider, cams_tif, tmp_path):
-    """XVFI -> ABPN chained as two algorithms gives the same bytes as airmap:deepcams."""
+    """XVFI -> ABPN chained in a graphical model gives what airmap:deepcams gives."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
     path, _ = cams_tif
-    mid = run("xvfi", {"INPUT": path, "OUTPUT": str(tmp_path / "m.tif")})["OUTPUT"]
-    two = run("abpn", {"INPUT": mid, "OUTPUT": str(tmp_path / "two.tif")})["OUTPUT"]
+    model = _chain_model()
+    ok, errors = model.validate()
+    assert ok, errors
+    res = processing.run(model, {"stack": path, "abpn:fine": str(tmp_path / "two.tif")},
+                         context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    two = res["abpn:fine"]
     one = run("deepcams", {"INPUT": path, "OUTPUT": str(tmp_path / "one.tif")})["OUTPUT"]
     with rasterio.open(one) as a, rasterio.open(two) as b:
+        assert a.count == b.count == 7 and a.transform == b.transform
         np.testing.assert_allclose(a.read(), b.read(), rtol=1e-5, atol=1e-4)
 
 
@@ -182,3 +217,22 @@ def test_bad_inputs_raise_and_leave_no_output(airmap_provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="corrupt"):
         run("abpn", {"INPUT": one_band, "OUTPUT": out, "MODEL": str(bad_model)})
     assert not os.path.exists(out)
+
+
+def test_device_cuda_without_a_gpu_says_what_to_do(airmap_provider, cams_tif, tmp_path):
+    """DEVICE=cuda runs on CUDA where there is a driver; elsewhere it fails with the fix."""
+    from qgis.core import QgsProcessingException
+
+    from airmap.core.onnx_runtime import _cuda_driver_present
+
+    path, _ = cams_tif
+    out = str(tmp_path / "cuda.tif")
+    params = {"INPUT": path, "OUTPUT": out, "DEVICE": 2}
+    import onnxruntime as ort
+    if _cuda_driver_present() and "CUDAExecutionProvider" in ort.get_available_providers():
+        with rasterio.open(run("xvfi", params)["OUTPUT"]) as ds:
+            assert ds.count == 7
+    else:
+        with pytest.raises(QgsProcessingException, match="choose 'auto' or 'cpu'"):
+            run("xvfi", params)
+        assert not os.path.exists(out)

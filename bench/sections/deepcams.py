@@ -7,11 +7,11 @@ import numpy as np
 
 from ..common import SHARED_DATA, measure_in_fresh_process, table
 from ...core.baselines import bicubic, linear_in_time
-from ...core.deepcams import block_mean, deepcams, hourly_stacks, sr_pairs
-from ...core.frame_interp import DEFAULT_XVFI, interpolate_frames, load_xvfi
+from ...core.deepcams import block_mean, deepcams, sr_pairs
+from ...core.frame_interp import interpolate_frames, load_xvfi
 from ...core.metrics import score
 from ...core.raster_io import read_raster
-from ...core.superres import DEFAULT_ABPN, load_abpn, super_resolve
+from ...core.superres import load_abpn, super_resolve
 
 CAMS = os.path.join(SHARED_DATA, "cams_pm25_0p75_20191231.nc")
 ERA5 = os.path.join(SHARED_DATA, "era5_t2m_uk_201903_hourly.nc")
@@ -41,12 +41,40 @@ def _between(steps):
     return mask
 
 
+def wind_oracle(hourly, u, v, pixel):
+    """Context for XVFI, not a method: frames t and t+3 h advected along the simulator's own
+    mean wind to the hours between and blended linearly (what a perfect flow estimate would give
+    if the change were pure transport)."""
+    from scipy import ndimage
+
+    steps, h, w = hourly.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.array(hourly, dtype=np.float64)
+    for i in range(0, steps - 3, 3):
+        du = u[i:i + 4].mean(0) * 3600.0 / pixel          # cells per hour, east
+        dv = -v[i:i + 4].mean(0) * 3600.0 / pixel         # rows per hour (rows run south)
+        for k in (1, 2):
+            a = ndimage.map_coordinates(hourly[i], [yy - dv * k, xx - du * k], order=1, mode="nearest")
+            b = ndimage.map_coordinates(hourly[i + 3], [yy + dv * (3 - k), xx + du * (3 - k)], order=1,
+                                        mode="nearest")
+            out[i + k] = (1 - k / 3) * a + k / 3 * b
+    return out
+
+
+def _scenarios(count, days):
+    """(hourly PM2.5, u, v, pixel size) of the held-out simulator scenarios."""
+    from ...core.training_data import scenarios
+
+    for sc in scenarios(count, size=96, days=days, seed=BENCH_SEED, cache_dir=SIM_CACHE):
+        yield sc.pm25_hourly, sc.u_hourly, sc.v_hourly, sc.grid.res[0]
+
+
 def simulated(abpn, xvfi, quick):
     count, days = (1, 1) if quick else (6, 2)
     s = _Scores()
-    for hourly, _ in hourly_stacks(count, size=96, days=days, seed=BENCH_SEED, cache_dir=SIM_CACHE):
+    for hourly, u, v, pixel in _scenarios(count, days):
         steps = (hourly.shape[0] - 1) // 3 * 3 + 1
-        hourly = hourly[:steps]
+        hourly, u, v = hourly[:steps], u[:steps], v[:steps]
         # space: every hour's 3x3 block means -> x3
         coarse, fine = sr_pairs(hourly)
         frames = slice(0, steps, 4) if quick else slice(None)
@@ -58,6 +86,7 @@ def simulated(abpn, xvfi, quick):
             between = _between(steps)
             s.add(f"XVFI {grid_name}", interpolate_frames(kept, xvfi)[between], fields[between])
             s.add(f"linear {grid_name}", linear_in_time(kept, 3)[between], fields[between])
+        s.add("wind oracle fine", wind_oracle(hourly, u, v, pixel)[between], hourly[between])
         # chain: 3-hourly coarse -> hourly fine, scored at every hour
         kept = coarse[::3]
         s.add("DeepCAMS", deepcams(kept, xvfi, abpn), fine)
@@ -171,9 +200,9 @@ def _verdict(ratio, target=None):
 def section(quick: bool) -> str:
     abpn, xvfi = load_abpn(threads=1), load_xvfi(threads=1)
     out = ["## DeepCAMS: XVFI ×3 in time, ABPN ×3 in space (issue 4)", ""]
-    out.append(f"Models: `{os.path.relpath(DEFAULT_ABPN, os.path.dirname(SHARED_DATA))}` — {abpn.card['name']} "
-               f"({abpn.card['parameters']:,} parameters); `{os.path.relpath(DEFAULT_XVFI, os.path.dirname(SHARED_DATA))}` "
-               f"— {xvfi.card['name']} ({xvfi.card['parameters']:,} parameters). ONNX Runtime on CPU, 1 thread.")
+    out.append(f"Models: `models/abpn/abpn.onnx` — {abpn.card['name']} ({abpn.card['parameters']:,} parameters); "
+               f"`models/xvfi/xvfi.onnx` — {xvfi.card['name']} ({xvfi.card['parameters']:,} parameters); both "
+               "trained only on the airmap simulator (model cards in models/*/README.md). ONNX Runtime on CPU, 1 thread.")
     out.append("")
 
     sim, count, days = simulated(abpn, xvfi, quick)
@@ -195,6 +224,20 @@ def section(quick: bool) -> str:
     out.append(table(header, rows))
     out.append("")
     out += [f"- {v}" for v in verdicts]
+    val = abpn.card["metrics"].get("held_out_simulated", {})
+    if "abpn" in val and "bicubic" in val:
+        out.append(f"- ABPN comment: on the 6 validation scenarios of its training run (seed 10,000) the shipped "
+                   f"network reached {val['abpn']['RMSE'] / val['bicubic']['RMSE']:.2f} x bicubic; the ratio varies "
+                   "with how much sub-grid plume structure a scenario set holds. It is the reduced configuration "
+                   "(4 up / 3 down blocks, ~15 min of one CPU thread); the DeepCAMS configuration (10 / 9 blocks) "
+                   "needs a GPU budget to train.")
+    oracle, lin = sim.score("wind oracle fine"), sim.score("linear fine")
+    out.append(f"- Context for the XVFI target: advecting frames t and t+3 h along the simulator's *true* mean wind "
+               f"(a perfect transport-only flow) gives RMSE {oracle['RMSE']:.3f} on the fine grid, "
+               f"{oracle['RMSE'] / lin['RMSE']:.2f} x linear. In these fields the change between two 3-hourly "
+               "frames is mostly emission cycles, boundary-layer growth and chemistry rather than motion, so a "
+               "flow-based interpolator has little to gain over linear blending here; the paper's 0.84 came "
+               "from GEOS-CF, where transport dominates at 0.25°.")
     out.append("")
 
     rl, shape, n_between = real(abpn, xvfi, quick)
@@ -212,7 +255,9 @@ def section(quick: bool) -> str:
     out.append(table(["method", "RMSE", "MAE", "R", "RMSE / baseline"], rows))
     out.append("")
     out.append(f"- ABPN vs bicubic on CAMS: ratio {a['RMSE'] / b['RMSE']:.3f} — {_verdict(a['RMSE'] / b['RMSE'])}")
-    out.append(f"- XVFI vs linear on ERA5: ratio {x['RMSE'] / l['RMSE']:.3f} — {_verdict(x['RMSE'] / l['RMSE'])}")
+    out.append(f"- XVFI vs linear on ERA5: ratio {x['RMSE'] / l['RMSE']:.3f} — {_verdict(x['RMSE'] / l['RMSE'])}. "
+               "2 m temperature between 3-hourly frames changes mostly by diurnal heating and cooling in place, "
+               "which XVFI (trained on simulated PM2.5 only) cannot model better than a linear blend.")
     out.append("")
 
     out.append("### Speed and memory (CPU, 1 thread)")
