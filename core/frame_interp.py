@@ -22,7 +22,8 @@ from .errors import AirmapInputError, ModelError
 from .normalise import Normaliser, fit_normaliser
 from .onnx_runtime import OnnxModel, load_model, run_tiled
 from .progress import Progress, ensure
-from .superres import MODEL_DIR, fill_nearest
+from .nodata import fill_nearest
+from .superres import MODEL_DIR
 
 FACTOR = 3
 DEFAULT_XVFI = os.path.join(MODEL_DIR, "xvfi", "xvfi.onnx")

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import AirmapInputError, ModelError
 from .normalise import fit_normaliser
+from .nodata import fill_nearest
 from .onnx_runtime import OnnxModel, load_model, run_tiled
 from .progress import Progress, ensure
 
@@ -27,17 +28,6 @@ MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 DEFAULT_ABPN = os.path.join(MODEL_DIR, "abpn", "abpn.onnx")
 DEFAULT_TILE = 64      # coarse cells; see the model card (measured memory per tile size)
 DEFAULT_OVERLAP = 8
-
-
-def fill_nearest(band: np.ndarray) -> np.ndarray:
-    """NaN cells take the value of the nearest valid cell (network context only)."""
-    from scipy.ndimage import distance_transform_edt
-
-    missing = ~np.isfinite(band)
-    if not missing.any():
-        return band
-    _, (ri, ci) = distance_transform_edt(missing, return_indices=True)
-    return band[ri, ci]
 
 
 def load_abpn(path: Optional[str] = None, device: str = "auto", threads: Optional[int] = None) -> OnnxModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AirmapInputError
+from ..nodata import fill_nearest
 
 A = -0.5  # Keys' cubic convolution parameter (the common 'bicubic')
 
@@ -28,16 +29,6 @@ def cubic_weights(n_in: int, factor: int) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def _fill_nearest(band: np.ndarray) -> np.ndarray:
-    from scipy.ndimage import distance_transform_edt
-
-    missing = ~np.isfinite(band)
-    if not missing.any():
-        return band
-    _, (ri, ci) = distance_transform_edt(missing, return_indices=True)
-    return band[ri, ci]
-
-
 def bicubic(data: np.ndarray, factor: int = 3) -> np.ndarray:
     """(B, H, W) -> (B, H*factor, W*factor). No-data cells stay no-data (their sub-cells are
     NaN) and do not bleed into neighbours (they are filled from the nearest valid cell first).
@@ -56,7 +47,7 @@ def bicubic(data: np.ndarray, factor: int = 3) -> np.ndarray:
         if not valid.any():
             out[b] = np.nan
             continue
-        up = wr @ _fill_nearest(band) @ wc.T
+        up = wr @ fill_nearest(band) @ wc.T
         if np.nanmin(band) >= 0:
             up = np.maximum(up, 0.0)
         up[~np.kron(valid, np.ones((factor, factor), bool))] = np.nan
