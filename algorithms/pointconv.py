@@ -3,6 +3,7 @@ urban fraction -> PM2.5 raster with PointConv + regression UNet++ (seed 004)."""
 from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterRasterLayer)
 
+from ..core.errors import AirmapInputError
 from ..core.pointconv import predict_pm25
 from ..provider.layers import qgs_crs, read_raster_layer, read_stations
 from ..provider.parameters import add_device, add_raster_output, add_station_grid_parameters, device_choice
@@ -53,14 +54,9 @@ class PointConvAlgorithm(StationGridAlgorithm):
                 continue
             field = self.parameterAsString(parameters, f"{key}_FIELD", context)
             if not field:
-                raise self._input_error(f"{layer_label.split(' (')[0]} were given without a field: set {key}_FIELD.")
+                raise AirmapInputError(f"{layer_label.split(' (')[0]} were given without a field: set {key}_FIELD.")
             stations[name] = read_stations(source, field, qgs_crs(grid.crs), context, feedback)
         return stations
-
-    @staticmethod
-    def _input_error(message):
-        from ..core.errors import AirmapInputError
-        return AirmapInputError(message)
 
     def _covariates(self, parameters, context, feedback):
         out = {}

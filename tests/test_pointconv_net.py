@@ -85,3 +85,27 @@ def test_export_roundtrip_with_card(tmp_path):
     assert np.allclose(loaded(x), ref, atol=1e-4)
     with pytest.raises(Exception):
         load_model(str(path), "abpn", device="cpu")
+
+
+def test_finetune_from_the_users_rasters(tmp_path):
+    """train.py --source rasters: the documented route to adapt the model to a region."""
+    from airmap.core.grid import Grid
+    from airmap.core.raster_io import write_raster
+    from airmap.models.pointconv import train
+
+    days = data.smooth_random_days(5, size=48, seed=1)
+    grid = Grid.from_extent(100, 30, 104.8, 34.8, 0.1, "EPSG:4326")
+    pm = np.stack([d.pm25 for d in days])
+    pm[:, :3, :] = np.nan  # no-data rows (e.g. sea) are skipped by sampling and loss
+    write_raster(str(tmp_path / "pm25.tif"), pm, grid)
+    write_raster(str(tmp_path / "dem.tif"), days[0].dem, grid)
+    first = tmp_path / "first.pt"
+    args = ["--source", "rasters", "--pm25-raster", str(tmp_path / "pm25.tif"), "--dem-raster",
+            str(tmp_path / "dem.tif"), "--width-div", "8", "--steps", "2", "--batch", "2", "--crop", "32"]
+    train.main(args + ["--out", str(first)])
+    tuned = tmp_path / "tuned.pt"
+    train.main(args + ["--init", str(first), "--out", str(tuned)])
+    record = torch.load(tuned)["record"]
+    assert len(record["training"]["stages"]) == 2 and "--init" in record["training"]["command"]
+    assert np.isfinite(record["validation"]["R2"])
+    assert record["validation"]["N"] == 45 * 48  # the one held-out day, no-data rows excluded

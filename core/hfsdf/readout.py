@@ -32,26 +32,32 @@ class ReadoutStats:
     max_residual: float = 0.0  # max |f| at the returned surface (root finding)
 
 
-def root_find(decoder, latent, xy: np.ndarray, *, steps: int = 6, tol: float = 1e-5,
+def root_find(decoder, latent, xy: np.ndarray, *, steps: int = 8, tol: float = 1e-5,
               method: str = "secant", z0: float = 0.0, with_residual: bool = False,
               progress: Optional[Progress] = None, stats: Optional[ReadoutStats] = None
               ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Heights z (N,) with f(x, y, z) = 0 for horizontal cube coordinates ``xy`` (N, 2).
 
-    ``method``: 'secant' (value queries only; first step assumes df/dz = 1) or 'newton'
-    (value and df/dz per query). With ``with_residual`` one more query returns |f| at the
-    returned heights (the confidence layer)."""
+    ``method``: 'secant' (value queries only; the first step assumes df/dz = 1) or 'newton'
+    (value and df/dz per query). Safeguards for a decoder that is only approximately a
+    height-field SDF: slopes outside [0.05, 20] are replaced by 1, and once a sign change
+    brackets the root a step leaving the bracket becomes a bisection. With ``with_residual``
+    one more query returns |f| at the returned heights (the confidence layer)."""
     progress = ensure(progress)
     stats = stats if stats is not None else ReadoutStats()
     n = len(xy)
     pts = np.empty((n, 3), np.float32)
     pts[:, :2] = xy
     z = np.full(n, z0, np.float64)
-    z_prev = f_prev = None
+    lo = np.full(n, -np.inf)   # highest height seen with f < 0
+    hi = np.full(n, np.inf)    # lowest height seen with f > 0
+    z_prev = np.full(n, np.nan)
+    f_prev = np.full(n, np.nan)
     active = np.arange(n)
     for k in range(steps):
         progress.set(k / (steps + with_residual))
-        pts[active, 2] = z[active]
+        za = z[active]
+        pts[active, 2] = za
         if method == "newton":
             f, slope = decoder.value_and_dz(latent, pts[active])
             f, slope = f.astype(np.float64), slope.astype(np.float64)
@@ -59,22 +65,26 @@ def root_find(decoder, latent, xy: np.ndarray, *, steps: int = 6, tol: float = 1
         else:
             f = decoder.value(latent, pts[active]).astype(np.float64)
             stats.queries += len(active)
-            if f_prev is None:
-                slope = np.ones_like(f)
-            else:
-                dz = z[active] - z_prev
-                df = f - f_prev
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    slope = np.where(np.abs(dz) > 1e-12, df / dz, 1.0)
-        # A height-field SDF rises with z; a slope that is not is a kink: fall back to df/dz = 1.
+            dz = za - z_prev[active]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = (f - f_prev[active]) / dz
+            slope[~(np.abs(dz) > 1e-12)] = 1.0
+        stats.steps = k + 1
+        neg, pos = f < 0, f > 0
+        lo[active[neg]] = np.maximum(lo[active[neg]], za[neg])
+        hi[active[pos]] = np.minimum(hi[active[pos]], za[pos])
+        # A height-field SDF rises with z; any other slope is a kink: take df/dz = 1 there.
         bad = ~np.isfinite(slope) | (slope < SLOPE_RANGE[0]) | (slope > SLOPE_RANGE[1])
         slope[bad] = 1.0
-        stats.steps = k + 1
+        proposal = za - f / slope
+        l, h = lo[active], hi[active]
+        bracketed = np.isfinite(l) & np.isfinite(h)
+        outside = bracketed & ((proposal <= np.minimum(l, h)) | (proposal >= np.maximum(l, h)))
+        proposal[outside] = 0.5 * (l[outside] + h[outside])
         done = np.abs(f) < tol
-        z_prev, f_prev = z[active].copy(), f
-        z[active] = np.clip(z[active] - f / slope, -Z_LIMIT, Z_LIMIT)
-        keep = ~done
-        active, z_prev, f_prev = active[keep], z_prev[keep], f_prev[keep]
+        z_prev[active], f_prev[active] = za, f
+        z[active] = np.where(done, za, np.clip(proposal, -Z_LIMIT, Z_LIMIT))
+        active = active[~done]
         if active.size == 0:
             break
     residual = None

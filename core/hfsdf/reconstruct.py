@@ -91,6 +91,36 @@ class Observations:
     def cube(self) -> Cube:
         return Cube.fit(self.bounds, self.values)
 
+    def cropped(self, bounds: Tuple[float, float, float, float], margin: float = 0.25) -> "Observations":
+        """Observations within ``bounds`` grown by ``margin`` of its size on each side, when that is
+        smaller than the observations' own extent: a map of one region from a global field is
+        fitted on that region (the cube then spans it), not on the whole globe."""
+        x0, y0, x1, y1 = bounds
+        mx, my = margin * (x1 - x0), margin * (y1 - y0)
+        box = (max(x0 - mx, self.bounds[0]), max(y0 - my, self.bounds[1]),
+               min(x1 + mx, self.bounds[2]), min(y1 + my, self.bounds[3]))
+        if box == tuple(self.bounds) or box[0] >= box[2] or box[1] >= box[3]:
+            return self
+        keep = (self.x >= box[0]) & (self.x <= box[2]) & (self.y >= box[1]) & (self.y <= box[3])
+        return Observations(self.x[keep], self.y[keep], self.values[keep], box)
+
+    def reprojected(self, src_crs: Optional[str], dst_crs: Optional[str]) -> "Observations":
+        """The same observations in ``dst_crs`` (points and the cube's bounds transformed)."""
+        if not src_crs or not dst_crs or src_crs == dst_crs:
+            return self
+        from rasterio.crs import CRS
+        from rasterio.warp import transform, transform_bounds
+
+        try:
+            src, dst = CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs)
+        except Exception as exc:  # rasterio raises CRSError for unknown definitions
+            raise AirmapInputError(f"Cannot use the CRS ({exc}): set a valid CRS on the input and TARGET_CRS.") from exc
+        if src == dst:
+            return self
+        x, y = transform(src, dst, self.x, self.y)
+        bounds = transform_bounds(src, dst, *self.bounds, densify_pts=21)
+        return Observations(np.asarray(x), np.asarray(y), self.values, tuple(float(b) for b in bounds))
+
 
 @dataclass
 class HfsdfResult:
@@ -130,7 +160,7 @@ def check_overlap(obs: Observations, grid: Grid) -> None:
 def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: str = "root",
                 model_path: Optional[str] = None, device: str = "auto", threads: Optional[int] = None,
                 confidence: bool = False, seed: int = 0, max_points: int = MAX_POINTS,
-                iterations: int = 40, steps: int = 6, mc_levels: int = 128,
+                iterations: int = 20, steps: int = 8, mc_levels: int = 128,
                 single_map_iterations: int = 800, single_map_width: int = 128,
                 single_map_loss: str = "height", decoder=None,
                 progress: Optional[Progress] = None) -> HfsdfResult:
@@ -141,6 +171,7 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
     if surface not in SURFACES:
         raise AirmapInputError(f"SURFACE must be one of {', '.join(SURFACES)}, got '{surface}'.")
     check_overlap(obs, grid)
+    obs = obs.cropped(grid.bounds)
     cube = obs.cube()
     points = cube.lift(obs.x, obs.y, obs.values)
     info = {"mode": mode, "surface": surface, "observations": int(points.shape[0])}
@@ -170,7 +201,7 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
 
 
 def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "root", confidence: bool = False,
-                 steps: int = 6, mc_levels: int = 128, progress: Optional[Progress] = None):
+                 steps: int = 8, mc_levels: int = 128, progress: Optional[Progress] = None):
     """Heights (H, W) in the cube for the cell centres of ``grid``, |f| there if asked, stats."""
     progress = ensure(progress)
     stats = ReadoutStats()
