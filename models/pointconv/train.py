@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default="/tmp/airmap_sim_cache")
     p.add_argument("--init", default=None, help="checkpoint to start from (fine-tuning)")
+    p.add_argument("--warm-start", default=None,
+                   help="met variant: start from a pm25 checkpoint (RH/wind inputs start with zero weight)")
     p.add_argument("--out", required=True)
     return p.parse_args(argv)
 
@@ -86,6 +88,26 @@ def evaluate(model, days, variant, seed, n_paper=800):
     return metrics.score(np.stack(preds), np.stack(truths))
 
 
+def warm_start_from_pm25(model: PointConvUNetPP, pm25_state: dict) -> None:
+    """Copy a PM2.5-only model into a model with more station variables so that it starts as
+    exactly that model: shared weights copied, the extra variables' UNet++ input weights zero.
+
+    UNet++ input order: fields (V), confidences (V), PM2.5 grid + mask (2), covariates (4)."""
+    v = model.variables
+    own = model.state_dict()
+    index = [0, v] + list(range(2 * v, 2 * v + 2 + 2 * model.covariates))  # pm25 channels in the wider input
+    for name, value in pm25_state.items():
+        target = own[name]
+        if name in ("pointconv.raw1", "pointconv.raw2"):
+            target[0] = value[0]
+        elif name == "unet.nodes.0_0.0.weight":
+            target.zero_()
+            target[:, index] = value
+        else:
+            target.copy_(value)
+    model.load_state_dict(own)
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -105,6 +127,10 @@ def main(argv=None):
         start_ckpt = torch.load(args.init)
         model.load_state_dict(start_ckpt["state_dict"])
         previous = start_ckpt["record"]["training"]
+    if args.warm_start:
+        warm = torch.load(args.warm_start)
+        warm_start_from_pm25(model, warm["state_dict"])
+        previous = previous or warm["record"]["training"]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     print(f"model: filters {filters}, {count_parameters(model)} parameters", flush=True)
 
