@@ -103,9 +103,32 @@ def test_finetune_from_the_users_rasters(tmp_path):
     args = ["--source", "rasters", "--pm25-raster", str(tmp_path / "pm25.tif"), "--dem-raster",
             str(tmp_path / "dem.tif"), "--width-div", "8", "--steps", "2", "--batch", "2", "--crop", "32"]
     train.main(args + ["--out", str(first)])
+    from airmap.models.pointconv.export import export
+
+    export(str(first), str(tmp_path / "first.onnx"))  # fine-tuning starts from an ONNX file too
     tuned = tmp_path / "tuned.pt"
-    train.main(args + ["--init", str(first), "--out", str(tuned)])
+    train.main(args + ["--init", str(tmp_path / "first.onnx"), "--out", str(tuned)])
     record = torch.load(tuned)["record"]
     assert len(record["training"]["stages"]) == 2 and "--init" in record["training"]["command"]
     assert np.isfinite(record["validation"]["R2"])
     assert record["validation"]["N"] == 45 * 48  # the one held-out day, no-data rows excluded
+
+
+def test_shipped_onnx_rebuilds_the_torch_model():
+    """models/pointconv/weights.py: the released ONNX is a valid fine-tuning start."""
+    import onnxruntime as ort
+
+    from airmap.models.pointconv.weights import checkpoint_from_onnx
+
+    for variant in ("pm25", "met"):
+        path = pc.default_model_path(variant)
+        ckpt = checkpoint_from_onnx(path)
+        rec = ckpt["record"]
+        model = PointConvUNetPP(len(pc.VARIANT_VARIABLES[variant]), 2, rec["filters"], rec["k1"], rec["k2"])
+        model.load_state_dict(ckpt["state_dict"])
+        x = np.random.default_rng(1).random((1, len(pc.channel_names(variant)), 48, 64)).astype(np.float32)
+        x[:, 1] = x[:, 1] > 0.97
+        with torch.no_grad():
+            ref = model.eval()(torch.from_numpy(x)).numpy()
+        got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        assert np.allclose(got, ref, atol=1e-4)

@@ -21,6 +21,7 @@ from ...core import metrics
 from ...core import pointconv as pc
 from . import data
 from .net import REFERENCE_FILTERS, PointConvUNetPP, count_parameters
+from .weights import load_checkpoint
 
 HEAD_WEIGHTS = (0.1, 0.2, 0.3, 0.4)  # deep supervision: the deepest head counts most
 
@@ -52,7 +53,7 @@ def parse_args(argv=None):
     p.add_argument("--data-seed", type=int, default=4, help="simulator seed of the training days (validation: +10000)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default="/tmp/airmap_sim_cache")
-    p.add_argument("--init", default=None, help="checkpoint to start from (fine-tuning)")
+    p.add_argument("--init", default=None, help="checkpoint (.pt) or exported model (.onnx, e.g. the shipped one) to start from")
     p.add_argument("--warm-start", default=None,
                    help="met variant: start from a pm25 checkpoint (RH/wind inputs start with zero weight)")
     p.add_argument("--out", required=True)
@@ -119,18 +120,24 @@ def main(argv=None):
     print(f"data: {len(train_days)} train / {len(val_days)} val days of {args.size}^2 cells "
           f"({time.time() - t0:.0f} s)", flush=True)
 
-    filters = [c // args.width_div for c in REFERENCE_FILTERS]
+    start_ckpt = load_checkpoint(args.init) if args.init else None
+    warm = load_checkpoint(args.warm_start) if args.warm_start else None
+    source = start_ckpt or warm
+    # a starting model fixes the width; its variant must match (a warm start feeds pm25 -> met)
+    filters = source["record"]["filters"] if source else [c // args.width_div for c in REFERENCE_FILTERS]
+    if start_ckpt and start_ckpt["record"]["variant"] != args.variant:
+        raise SystemExit(f"--init is a '{start_ckpt['record']['variant']}' model, not --variant {args.variant}")
+    if warm and (warm["record"]["variant"] != "pm25" or args.variant != "met"):
+        raise SystemExit("--warm-start takes a pm25 model and trains --variant met")
     variables = len(pc.VARIANT_VARIABLES[args.variant])
     model = PointConvUNetPP(variables, len(pc.COVARIATES), filters)
     previous = None
-    if args.init:
-        start_ckpt = torch.load(args.init)
+    if start_ckpt:
         model.load_state_dict(start_ckpt["state_dict"])
         previous = start_ckpt["record"]["training"]
-    if args.warm_start:
-        warm = torch.load(args.warm_start)
+    elif warm:
         warm_start_from_pm25(model, warm["state_dict"])
-        previous = previous or warm["record"]["training"]
+        previous = warm["record"]["training"]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     print(f"model: filters {filters}, {count_parameters(model)} parameters", flush=True)
 
@@ -161,7 +168,8 @@ def main(argv=None):
     print("validation (held-out days, ~800-station density):", json.dumps(val), flush=True)
     stage = {"command": "PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m airmap.models.pointconv.train "
                         + " ".join(sys.argv[1:] if argv is None else argv),
-             "budget": f"{step} steps x batch {args.batch}"
+             "budget": ("met model warm-started from the pm25 model above, " if args.warm_start else "")
+                       + f"{step} steps x batch {args.batch}"
                        + (f" on {args.crop}x{args.crop} crops" if args.crop else "")
                        + (f", station noise up to {args.station_noise:.0%}" if args.station_noise else "")
                        + f", {elapsed / 60:.1f} min on {args.threads} CPU thread(s)",
