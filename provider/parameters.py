@@ -49,9 +49,13 @@ def add_factor(alg, description):
 
 
 def add_device(alg):
+    # Optional (default auto) so a graphical-model child or a script need not set it.
     alg.addParameter(QgsProcessingParameterEnum(
-        "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=0))
+        "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=DEVICES.index("auto"), optional=True))
 
 
 def device_choice(alg, parameters, context):
+    """'auto', 'cpu' or 'cuda'; no value (absent or None) means auto."""
+    if parameters.get("DEVICE") is None:
+        return "auto"
     return DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]

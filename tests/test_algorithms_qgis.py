@@ -78,6 +78,44 @@ def test_bicubic_and_lineartime_on_real_cams(airmap_provider, shared_data, tmp_p
         assert ds.count == 10 and ds.descriptions[1] == "2019-12-31T16:00:00"
 
 
+def test_netcdf_subdataset_string_is_accepted_as_raster_input(airmap_provider, shared_data, tmp_path):
+    """NETCDF:"file":variable works as INPUT in processing.run and as a model child's static
+    value, giving what a QgsRasterLayer made from the same string gives."""
+    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
+                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput)
+
+    uri = f'NETCDF:"{shared_data / "cams_pm25_0p75_20191231.nc"}":pm25'
+    from_layer = run("bicubic", {"INPUT": QgsRasterLayer(uri, "pm25"), "OUTPUT": str(tmp_path / "layer.tif")})
+    from_string = run("bicubic", {"INPUT": uri, "OUTPUT": str(tmp_path / "string.tif")})
+
+    model = QgsProcessingModelAlgorithm("subdataset input", "tests")
+    child = QgsProcessingModelChildAlgorithm("airmap:bicubic")
+    child.setChildId("bicubic")
+    child.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromStaticValue(uri)])
+    out = QgsProcessingModelOutput("fine", "fine")
+    out.setChildOutputName("OUTPUT")
+    child.setModelOutputs({"fine": out})
+    model.addChildAlgorithm(child)
+    model.updateDestinationParameters()
+    from_model = processing.run(model, {"bicubic:fine": str(tmp_path / "model.tif")},
+                                context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    with rasterio.open(from_layer["OUTPUT"]) as a:
+        expected = a.read()
+        assert a.count == 4 and (a.height, a.width) == (723, 1440)
+    for path in (from_string["OUTPUT"], from_model["bicubic:fine"]):
+        with rasterio.open(path) as b:
+            np.testing.assert_array_equal(b.read(), expected)
+
+
+def test_netcdf_subdataset_string_with_an_unknown_variable_says_what_to_check(airmap_provider, shared_data,
+                                                                              tmp_path):
+    uri = f'NETCDF:"{shared_data / "cams_pm25_0p75_20191231.nc"}":no2'
+    out = tmp_path / "o.tif"
+    with pytest.raises(QgsProcessingException, match="check the variable name"):
+        run("bicubic", {"INPUT": uri, "OUTPUT": str(out)})
+    assert not out.exists()
+
+
 def test_evaluate_against_raster_and_points_writes_table_and_report(airmap_provider, station_layer, tmp_path):
     pred = run("idw", {"INPUT": station_layer, "FIELD": "value", "PIXEL_SIZE": 0.25,
                        "OUTPUT": str(tmp_path / "p.tif")})["OUTPUT"]

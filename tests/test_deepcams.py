@@ -165,15 +165,13 @@ def _chain_model():
     xvfi = QgsProcessingModelChildAlgorithm("airmap:xvfi")
     xvfi.setChildId("xvfi")
     xvfi.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("stack")])
-    # the modeler dialog fills every child's defaults; here the one mandatory enum (DEVICE = auto)
-    xvfi.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(0)])
+    # only the inputs: DEVICE (and every other setting) is optional, so a chain need not set it
     model.addChildAlgorithm(xvfi)
     abpn = QgsProcessingModelChildAlgorithm("airmap:abpn")
     abpn.setChildId("abpn")
     abpn.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("xvfi", "OUTPUT")])
     out = QgsProcessingModelOutput("fine", "fine")
     out.setChildOutputName("OUTPUT")
-    abpn.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(0)])
     abpn.setModelOutputs({"fine": out})
     model.addChildAlgorithm(abpn)
     model.updateDestinationParameters()
@@ -196,6 +194,26 @@ def test_modeler_chain_xvfi_then_abpn_equals_deepcams(airmap_provider, cams_tif,
     with rasterio.open(one) as a, rasterio.open(two) as b:
         assert a.count == b.count == 7 and a.transform == b.transform
         np.testing.assert_allclose(a.read(), b.read(), rtol=1e-5, atol=1e-4)
+
+
+def test_device_is_optional_everywhere_and_missing_means_auto(airmap_provider):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    from airmap.provider.parameters import device_choice
+
+    declaring = []
+    for alg in QgsApplication.processingRegistry().providerById("airmap").algorithms():
+        param = alg.parameterDefinition("DEVICE")
+        if param is None:
+            continue
+        declaring.append(alg.name())
+        assert param.flags() & param.FlagOptional, alg.name()
+        assert param.options()[param.defaultValue()] == "auto", alg.name()
+        context = QgsProcessingContext()
+        for missing in ({}, {"DEVICE": None}):
+            assert device_choice(alg, missing, context) == "auto", (alg.name(), missing)
+        assert device_choice(alg, {"DEVICE": 1}, context) == "cpu"
+    assert {"abpn", "xvfi", "deepcams"} <= set(declaring)
 
 
 def test_bad_inputs_raise_and_leave_no_output(airmap_provider, tmp_path):

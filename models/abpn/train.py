@@ -10,18 +10,19 @@ seed and step count (one torch thread).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 from typing import Dict, List
 
 import numpy as np
 import torch
 
 from ...core.baselines import bicubic as bicubic_baseline
-from ...core.deepcams import hourly_stacks, sr_pairs
+from ...core.deepcams import sr_pairs
 from ...core.metrics import score
 from ...core.normalise import card_entry, fit_normaliser
+from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
+                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
+                             start_run)
 from .net import ABPN
 
 SCALE = 3
@@ -92,80 +93,42 @@ def evaluate(model: ABPN, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=8)
+    add_run_arguments(ap)
     ap.add_argument("--patch", type=int, default=16, help="coarse cells per training crop side")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--n-up", type=int, default=4)
     ap.add_argument("--dim", type=int, default=32)
-    ap.add_argument("--scenarios", type=int, default=24)
-    ap.add_argument("--val-scenarios", type=int, default=4)
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--days", type=int, default=2)
-    ap.add_argument("--cache-dir", default=None)
+    add_data_arguments(ap)
     ap.add_argument("--loss", choices=("physical", "z"), default="physical")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, "log.txt"), "a")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
-
-    t0 = time.time()
-    train_src = list(hourly_stacks(args.scenarios, size=args.size, days=args.days, seed=args.seed,
-                                   cache_dir=args.cache_dir))
-    # held-out scenarios come from a seed no training run uses
-    val_src = list(hourly_stacks(args.val_scenarios, size=args.size, days=args.days, seed=10_000 + args.seed,
-                                 cache_dir=args.cache_dir))
-    data = PairSet([s for s, _ in train_src])
-    val = [s for s, _ in val_src]
-    source = train_src[0][1]
-    say(f"data: {len(train_src)} {source} scenarios in {time.time() - t0:.0f} s")
+    rng, say = start_run(args.out, args.seed)
+    train_stacks, val, source = simulated_stacks(args, say)
+    data = PairSet(train_stacks)
 
     config = {"channels": 1, "dim": args.dim, "n_up": args.n_up, "kernel": 5, "stride": 3, "padding": 1}
     model = ABPN(**config)
     # Start exactly at bicubic (log space): zero the two convs that emit residuals.
     for conv in (model.to_residual, model.refine_out):
         torch.nn.init.zeros_(conv.weight)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, eta_min=args.lr * 0.05)
-    say(f"config {config}, {sum(p.numel() for p in model.parameters())} parameters")
-    start = time.time()
-    running = 0.0
-    for step in range(1, args.steps + 1):
+    describe(model, config, say)
+
+    def step_loss(step: int) -> torch.Tensor:
         x, y, p = data.batch(rng, args.batch, args.patch)
         pred = model(x)
-        loss = physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running += loss.item()
-        if step % 50 == 0:
-            say(f"step {step} loss {running / 50:.5f} {time.time() - start:.0f} s")
-            running = 0.0
-    minutes = (time.time() - start) / 60
+        return physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
+
+    minutes = fit(model, step_loss, args.steps, args.lr, say)
     metrics = evaluate(model, val)
-    say("held-out: " + json.dumps({k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items()}))
+    report_held_out(metrics, say)
     record = {
         "data": f"{args.scenarios} {source} scenarios ({args.size}x{args.size} cells, {args.days} days hourly, "
                 f"seed {args.seed}); coarse = 3x3 block means; held-out: {args.val_scenarios} scenarios seed "
-                f"{10_000 + args.seed}",
+                f"{HELD_OUT_SEED + args.seed}",
         "seed": args.seed,
-        "command": "PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m airmap.models.abpn.train "
-                   + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                              if v is not None and k not in ("out", "cache_dir")) + " --out <dir>",
-        "budget": f"{args.steps} steps x batch {args.batch} x {args.patch}^2 coarse crops, Adam lr {args.lr} "
-                  f"cosine, {minutes:.1f} min on 1 CPU thread",
+        "command": reproduce_command("airmap.models.abpn.train", args),
+        "budget": f"{args.steps} steps x batch {args.batch} x {args.patch}^2 coarse crops, "
+                  + optimiser_budget(args.lr, minutes),
         "loss": args.loss,
     }
     torch.save({"state_dict": model.state_dict(), "config": config, "training": record,

@@ -12,9 +12,7 @@ Loss (XVFI / DeepCAMS): mean over pyramid levels of L1 to the bicubic-downscaled
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 from typing import Dict, List
 
 import numpy as np
@@ -22,9 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from ...core.baselines import linear_in_time
-from ...core.deepcams import block_mean, hourly_stacks, vfi_triplets
+from ...core.deepcams import block_mean
 from ...core.metrics import score
 from ...core.normalise import card_entry, fit_normaliser
+from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
+                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
+                             start_run)
 from .net import XVFI, edge_aware_smoothness, size_multiple
 
 GAPS = (2, 3, 3, 3, 3, 3, 4, 5, 6)   # hours between the two input frames (3 = the ×3 task)
@@ -97,44 +98,20 @@ def evaluate(model: XVFI, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=8)
+    add_run_arguments(ap)
     ap.add_argument("--crop", type=int, default=64, help="fine-grid crop side (multiple of 32)")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--nf", type=int, default=32)
     ap.add_argument("--smooth-weight", type=float, default=10.0,
                     help="edge weight w in exp(-w^2 |grad I|^2), for standardised frames")
-    ap.add_argument("--scenarios", type=int, default=24)
-    ap.add_argument("--val-scenarios", type=int, default=4)
-    ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--days", type=int, default=2)
-    ap.add_argument("--cache-dir", default=None)
+    add_data_arguments(ap)
     ap.add_argument("--loss", choices=("l1", "l1+mse", "mse"), default="mse")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, "log.txt"), "a")
-
-    def say(msg):
-        print(msg, flush=True)
-        log.write(msg + "\n")
-        log.flush()
-
-    t0 = time.time()
-    train_src = list(hourly_stacks(args.scenarios, size=args.size, days=args.days, seed=args.seed,
-                                   cache_dir=args.cache_dir))
-    val_src = list(hourly_stacks(args.val_scenarios, size=args.size, days=args.days, seed=10_000 + args.seed,
-                                 cache_dir=args.cache_dir))
-    fine = FrameSet([s for s, _ in train_src])
-    coarse = FrameSet([block_mean(s) for s, _ in train_src])
-    val = [s for s, _ in val_src]
-    source = train_src[0][1]
-    say(f"data: {len(train_src)} {source} scenarios in {time.time() - t0:.0f} s")
+    rng, say = start_run(args.out, args.seed)
+    train_stacks, val, source = simulated_stacks(args, say)
+    fine = FrameSet(train_stacks)
+    coarse = FrameSet([block_mean(s) for s in train_stacks])
 
     config = {"channels": 1, "nf": args.nf, "scale": 4, "levels": 1}
     model = XVFI(**config)
@@ -145,12 +122,9 @@ def main(argv=None):
         torch.nn.init.zeros_(conv.bias)
     mult = size_multiple(4, 1)
     coarse_crop = min(s.shape[1] for s in coarse.stacks) // mult * mult
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps, eta_min=args.lr * 0.05)
-    say(f"config {config}, {sum(p.numel() for p in model.parameters())} parameters")
-    start = time.time()
-    running = 0.0
-    for step in range(1, args.steps + 1):
+    describe(model, config, say)
+
+    def step_loss(step: int) -> torch.Tensor:
         use_coarse = coarse_crop >= mult and step % 3 == 0      # one batch in three at coarse resolution
         src, crop = (coarse, coarse_crop) if use_coarse else (fine, args.crop)
         frames, target, t = src.batch(rng, args.batch, crop)
@@ -168,29 +142,19 @@ def main(argv=None):
                          "mse": lambda e: torch.mean(e * e)}[args.loss](err)
         rec = rec / len(outs)
         small = F.interpolate(target, scale_factor=1 / model.scale, mode="bicubic", align_corners=False)
-        loss = rec + 0.5 * edge_aware_smoothness(flows[0], small, args.smooth_weight)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running += loss.item()
-        if step % 50 == 0:
-            say(f"step {step} loss {running / 50:.5f} {time.time() - start:.0f} s")
-            running = 0.0
-    minutes = (time.time() - start) / 60
+        return rec + 0.5 * edge_aware_smoothness(flows[0], small, args.smooth_weight)
+
+    minutes = fit(model, step_loss, args.steps, args.lr, say)
     metrics = evaluate(model, val)
-    say("held-out: " + json.dumps({k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items()}))
+    report_held_out(metrics, say)
     record = {
         "data": f"{args.scenarios} {source} scenarios ({args.size}x{args.size} cells and their 3x3 block means, "
                 f"{args.days} days hourly, seed {args.seed}); gaps {sorted(set(GAPS))} h; held-out: "
-                f"{args.val_scenarios} scenarios seed {10_000 + args.seed}",
+                f"{args.val_scenarios} scenarios seed {HELD_OUT_SEED + args.seed}",
         "seed": args.seed,
-        "command": "PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m airmap.models.xvfi.train "
-                   + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                              if v is not None and k not in ("out", "cache_dir")) + " --out <dir>",
+        "command": reproduce_command("airmap.models.xvfi.train", args),
         "budget": f"{args.steps} steps x batch {args.batch} ({args.crop}^2 fine crops, every 3rd batch "
-                  f"{coarse_crop}^2 coarse), Adam lr {args.lr} cosine, {minutes:.1f} min on 1 CPU thread",
+                  f"{coarse_crop}^2 coarse), " + optimiser_budget(args.lr, minutes),
         "loss": f"mean over levels of {args.loss} (standardised frames) + 0.5 x edge-aware flow smoothness",
     }
     torch.save({"state_dict": model.state_dict(), "config": config, "training": record, "metrics": metrics,

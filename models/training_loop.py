@@ -1,0 +1,116 @@
+"""What the ABPN and XVFI trainers share: run set-up and logging, the simulator stacks they
+learn from, the optimiser loop (Adam + cosine decay + gradient clipping) and the run record's
+reproduce command.
+
+Each trainer keeps what is its own (data sampling, loss, evaluation, card text); the order of
+random draws is the trainers' own too, so a given seed gives the same weights as before this
+module existed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from ..core.deepcams import hourly_stacks
+
+LOG_EVERY = 50        # steps per logged mean loss
+CLIP_NORM = 1.0       # max global gradient norm
+LR_FLOOR = 0.05       # cosine decay ends at this fraction of the initial learning rate
+HELD_OUT_SEED = 10_000  # held-out scenarios use seed + this, a seed no training run uses
+
+Say = Callable[[str], None]
+
+
+def add_run_arguments(ap: argparse.ArgumentParser) -> None:
+    """--out, --seed, --steps, --batch (the trainer adds its own crop/lr options after these:
+    argument order is the order of the flags in the recorded reproduce command)."""
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=8)
+
+
+def add_data_arguments(ap: argparse.ArgumentParser) -> None:
+    """The simulator options ``simulated_stacks`` reads."""
+    ap.add_argument("--scenarios", type=int, default=24)
+    ap.add_argument("--val-scenarios", type=int, default=4)
+    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--days", type=int, default=2)
+    ap.add_argument("--cache-dir", default=None)
+
+
+def start_run(out_dir: str, seed: int) -> Tuple[np.random.Generator, Say]:
+    """One torch thread, seeded torch and numpy, ``out_dir`` created; returns the numpy
+    generator and ``say(msg)``, which prints and appends to ``<out_dir>/log.txt``."""
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    os.makedirs(out_dir, exist_ok=True)
+    log = open(os.path.join(out_dir, "log.txt"), "a")
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+        log.write(msg + "\n")
+        log.flush()
+
+    return rng, say
+
+
+def simulated_stacks(args: argparse.Namespace, say: Say) -> Tuple[List[np.ndarray], List[np.ndarray], str]:
+    """Training and held-out hourly PM2.5 stacks (T, H, W) from ``args.scenarios`` /
+    ``args.val_scenarios``, ``size``, ``days``, ``seed``, ``cache_dir``; also the data source."""
+    t0 = time.time()
+    common = dict(size=args.size, days=args.days, cache_dir=args.cache_dir)
+    train_src = list(hourly_stacks(args.scenarios, seed=args.seed, **common))
+    val_src = list(hourly_stacks(args.val_scenarios, seed=HELD_OUT_SEED + args.seed, **common))
+    source = train_src[0][1]
+    say(f"data: {len(train_src)} {source} scenarios in {time.time() - t0:.0f} s")
+    return [s for s, _ in train_src], [s for s, _ in val_src], source
+
+
+def describe(model: torch.nn.Module, config: dict, say: Say) -> None:
+    say(f"config {config}, {sum(p.numel() for p in model.parameters())} parameters")
+
+
+def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
+        say: Say) -> float:
+    """Run ``steps`` optimiser steps on ``step_loss(step)`` (step counts from 1; it draws its
+    own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * LR_FLOOR)
+    start = time.time()
+    running = 0.0
+    for step in range(1, steps + 1):
+        loss = step_loss(step)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+        opt.step()
+        sched.step()
+        running += loss.item()
+        if step % LOG_EVERY == 0:
+            say(f"step {step} loss {running / LOG_EVERY:.5f} {time.time() - start:.0f} s")
+            running = 0.0
+    return (time.time() - start) / 60
+
+
+def report_held_out(metrics: Dict[str, Dict[str, float]], say: Say) -> None:
+    say("held-out: " + json.dumps({k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items()}))
+
+
+def optimiser_budget(lr: float, minutes: float) -> str:
+    """The optimiser/time half of a run record's ``budget``."""
+    return f"Adam lr {lr} cosine, {minutes:.1f} min on 1 CPU thread"
+
+
+def reproduce_command(module: str, args: argparse.Namespace) -> str:
+    """The command line that repeats this run (machine-specific paths left out)."""
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                     if v is not None and k not in ("out", "cache_dir"))
+    return f"PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m {module} {flags} --out <dir>"
