@@ -46,7 +46,7 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
             "simulator): splits every cell 3 x 3 over the input's extent, for every band. No-data "
             "cells stay no-data; values of non-negative inputs stay non-negative. Large rasters "
             "are processed in overlapping tiles (TILE, in input cells) so memory stays bounded. "
-            "MODEL: another ABPN .onnx (e.g. from airmap:finetune); DEVICE: auto, cpu or cuda.")
+            "MODEL: another ABPN .onnx (e.g. one trained and exported with models/abpn); DEVICE: auto, cpu or cuda.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_raster_input(self, "Coarse raster (all bands)")

@@ -10,7 +10,9 @@ from ..core.metrics import METRIC_NAMES
 from ..core.station_methods import METHODS, method_keys
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import stations_and_grid
-from ..provider.parameters import add_grid_parameters
+from ..provider.method_inputs import (add_covariate_parameters, add_met_station_parameters, add_model_parameter,
+                                      read_method_options)
+from ..provider.parameters import add_device, add_grid_parameters
 from ..provider.tables import write_metric_rows, write_station_rows
 
 
@@ -23,7 +25,12 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
             "out together (leave-groups-out), which tests how the method does where it has no nearby "
             "station. EXTENT/PIXEL_SIZE set the grid of grid-based methods (IDW and kriging are "
             "evaluated exactly at the stations). Outputs the held-out prediction at every station and "
-            "the metrics.")
+            "the metrics.\n\n"
+            "Optional inputs for methods that use them (PointConv), with the same names as in "
+            "airmap:pointconv: RH_INPUT/RH_FIELD and WIND_INPUT/WIND_FIELD meteorological stations, DEM and "
+            "URBAN rasters, MODEL (e.g. your fine-tuned .onnx) and DEVICE. Only the INPUT stations are folded: "
+            "the meteorological networks and rasters are given whole to every fold. Methods that do not use "
+            "an input (IDW, kriging) ignore it and the log says so.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -41,6 +48,10 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             "SEED", self.tr("Random seed of the fold split"), QgsProcessingParameterNumber.Integer, defaultValue=0))
         add_grid_parameters(self)
+        add_met_station_parameters(self)
+        add_covariate_parameters(self)
+        add_model_parameter(self, "Model file for model-based methods (empty = shipped model chosen from the inputs)")
+        add_device(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Held-out predictions"), QgsProcessing.TypeVectorPoint))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -56,8 +67,10 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
         target, stations, grid = stations_and_grid(self, parameters, context, source, field, feedback,
                                                    group_field=group_field)
         folds = self.parameterAsInt(parameters, "FOLDS", context)
+        options = read_method_options(self, parameters, context, grid, feedback)
         cv = cross_validate(stations, method, folds, self.parameterAsInt(parameters, "SEED", context),
-                            groups=stations.groups, grid=grid, crs=grid.crs, progress=self.progress(feedback))
+                            groups=stations.groups, grid=grid, crs=grid.crs, progress=self.progress(feedback),
+                            options=options)
         kind = f"leave-{group_field}-out" if group_field else "leave-stations-out"
         feedback.pushInfo(f"{METHODS[method].label}, {folds}-fold {kind}: " +
                           ", ".join(f"{k}={cv.metrics[k]:.4g}" for k in METRIC_NAMES))

@@ -1,13 +1,19 @@
 """Cross-validation of station -> grid methods: k-fold leave-stations-out, or
-leave-groups-out (e.g. whole cities) when groups are given."""
+leave-groups-out (e.g. whole cities) when groups are given.
+
+Method options (covariate rasters, meteorological station networks, a model file; see
+``station_methods.OPTIONS``) are passed unchanged to every fold: only the stations being
+validated are folded. Other networks (RH, wind speed) are not held out, as they would not be
+when the method maps a region where those stations exist.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
-from .errors import AirmapInputError
+from .errors import AirmapInputError, Cancelled
 from .grid import Grid
 from .metrics import score
 from .progress import Progress, ensure
@@ -22,6 +28,7 @@ class CrossValidation:
     predicted: np.ndarray
     fold: np.ndarray
     metrics: Dict[str, float]
+    notes: List[str] = field(default_factory=list)  # ignored options, and what the first fold's run said
 
 
 def assign_folds(n: int, folds: int, seed: int, groups: Optional[np.ndarray] = None) -> np.ndarray:
@@ -43,8 +50,16 @@ def assign_folds(n: int, folds: int, seed: int, groups: Optional[np.ndarray] = N
 
 def cross_validate(stations: Stations, method: str, folds: int = 10, seed: int = 0,
                    groups: Optional[np.ndarray] = None, grid: Optional[Grid] = None,
-                   crs: Optional[str] = None, progress: Optional[Progress] = None) -> CrossValidation:
-    """Hold out each fold, fit ``method`` on the rest and predict the held-out stations."""
+                   crs: Optional[str] = None, progress: Optional[Progress] = None,
+                   options: Optional[Mapping[str, object]] = None) -> CrossValidation:
+    """Hold out each fold, fit ``method`` on the rest and predict the held-out stations.
+
+    ``options``: method options by name (``station_methods.OPTIONS``), e.g.
+    ``{"covariates": {"dem": raster}, "met_stations": {"rh": ..., "wind_speed": ...},
+    "model_path": "my.onnx"}``. Options the method does not take are ignored and named in
+    ``notes`` (and the log). The messages of the method's own run (which model, which
+    covariates) are logged for the first fold only, so ten folds do not repeat them ten times.
+    """
     if method not in METHODS:
         raise AirmapInputError(f"Unknown method '{method}': choose one of {', '.join(METHODS)}.")
     if folds < 2:
@@ -53,12 +68,37 @@ def cross_validate(stations: Stations, method: str, folds: int = 10, seed: int =
         raise AirmapInputError(f"{len(stations)} stations cannot be split into {folds} folds: lower FOLDS.")
     progress = ensure(progress)
     entry = METHODS[method]
+    used, ignored = entry.split_options(options)
+    notes: List[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        progress.info(message)
+
+    if ignored:
+        note(entry.ignored_note(ignored))
     fold = assign_folds(len(stations), folds, seed, groups)
     predicted = np.full(len(stations), np.nan)
     for k in range(folds):
         test = fold == k
         train = stations.subset(~test)
+        fold_progress = _fold_progress(progress, k, folds, note if k == 0 else None)
         predicted[test] = entry.at_points(train, stations.x[test], stations.y[test], crs or (grid.crs if grid else None),
-                                          grid)
+                                          grid, progress=fold_progress, **used)
         progress.set((k + 1) / folds)
-    return CrossValidation(method, stations.values.copy(), predicted, fold, score(predicted, stations.values))
+    return CrossValidation(method, stations.values.copy(), predicted, fold, score(predicted, stations.values), notes)
+
+
+def _fold_progress(progress: Progress, k: int, folds: int, log) -> Progress:
+    """Fold ``k``'s share of the progress bar (cancel honoured); its messages go to ``log``
+    (None: dropped)."""
+    share = progress.sub(k / folds, (k + 1) / folds)
+
+    def cancelled() -> bool:
+        try:
+            share.check()
+        except Cancelled:
+            return True
+        return False
+
+    return Progress(share.set, cancelled, log)

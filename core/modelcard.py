@@ -30,7 +30,7 @@ def validate_card(card: Any, task: str | Iterable[str] | None = None, source: st
     """Check a decoded card; return it or raise ``ModelError`` naming what is wrong."""
     if not isinstance(card, dict):
         raise ModelError(f"The {source} has no readable airmap model card: "
-                         "export it with airmap's export script or airmap:finetune.")
+                         "export it with airmap's export script.")
     missing = [k for k in REQUIRED if k not in card]
     if missing:
         raise ModelError(f"The {source} model card lacks {', '.join(missing)}: re-export the model.")

@@ -7,6 +7,7 @@ from airmap.core.errors import AirmapInputError
 from airmap.core.grid import Grid
 from airmap.core.hfsdf import Cube, Observations, lift_map, read_surface, reconstruct
 from airmap.core.hfsdf.latent import FitProblem, fit_latent, map_loss
+from airmap.core.hfsdf.prior import HeightPrior
 from airmap.core.hfsdf.readout import ReadoutStats, marching_cubes, root_find
 from airmap.core.hfsdf.sampling import bias_samples, global_samples, knn_sigma, nonsurface_samples
 from airmap.core.stations import Stations
@@ -119,6 +120,45 @@ def test_root_finding_finds_exact_surface(method):
     assert np.abs(z - bump(xy[:, 0], xy[:, 1])).max() < 1e-5
     assert res.max() < 1e-5 and stats.max_residual < 1e-5
     assert stats.queries < 8 * 2 * len(xy)   # converged pixels drop out
+
+
+class TwoCrossings:
+    """f = (z - h)(z - h + 0.3): the true surface z = h plus a spurious crossing 0.3 below it,
+    as an imperfectly trained decoder can have."""
+
+    latent_dim = 0
+
+    def __init__(self, h):
+        self.h = h
+
+    def value(self, latent, p):
+        d = p[:, 2].astype(np.float64) - self.h(p[:, 0], p[:, 1])
+        return (d * (d + 0.3)).astype(np.float32)
+
+
+def test_root_finding_started_at_the_observations_picks_their_crossing():
+    grid = Grid.from_extent(-1.0, -1.0, 1.0, 1.0, 0.02, None)      # 100 x 100, cube = grid
+    coarse = grid.coarsened(10)
+    cx, cy = coarse.cell_centres()
+    obs = Observations.from_raster(bump(cx, cy), coarse)
+    cube = obs.cube()
+    points = cube.lift(obs.x, obs.y, obs.values)
+    dec = TwoCrossings(lambda x, y: cube.value_to_cube(bump(x, y)))
+    gx, gy = grid.cell_centres()
+    truth = cube.value_to_cube(bump(gx, gy))
+    z_zero, _, _ = read_surface(dec, None, cube, grid)
+    z_prior, _, _ = read_surface(dec, None, cube, grid, prior=HeightPrior(points))
+    assert np.abs(z_zero - truth).max() > 0.2          # started at z = 0, some pixels take the wrong one
+    assert np.abs(z_prior - truth).max() < 1e-4
+
+
+def test_height_prior_interpolates_and_extends_to_the_edges():
+    pts = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 1.0], [-0.5, 0.5, 2.0], [0.5, 0.5, 3.0]])
+    prior = HeightPrior(pts)
+    z = prior(np.array([[0.0, 0.0], [0.5, 0.0], [-0.9, -0.9], [0.9, 0.9]]))
+    assert np.allclose(z, [1.5, 2.0, 0.0, 3.0])          # linear inside, nearest outside the hull
+    collinear = HeightPrior(np.array([[0.0, 0.0, 1.0], [0.5, 0.0, 2.0], [1.0, 0.0, 3.0]]))
+    assert np.allclose(collinear(np.array([[0.45, 0.3]])), [2.0])   # no triangles: nearest
 
 
 def test_marching_cubes_agrees_with_root_finding():

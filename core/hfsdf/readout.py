@@ -33,7 +33,7 @@ class ReadoutStats:
 
 
 def root_find(decoder, latent, xy: np.ndarray, *, steps: int = 8, tol: float = 1e-5,
-              method: str = "secant", z0: float = 0.0, with_residual: bool = False,
+              method: str = "secant", z0=0.0, with_residual: bool = False,
               progress: Optional[Progress] = None, stats: Optional[ReadoutStats] = None
               ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Heights z (N,) with f(x, y, z) = 0 for horizontal cube coordinates ``xy`` (N, 2).
@@ -42,7 +42,8 @@ def root_find(decoder, latent, xy: np.ndarray, *, steps: int = 8, tol: float = 1
     (value and df/dz per query). Safeguards for a decoder that is only approximately a
     height-field SDF: slopes outside [0.05, 20] are replaced by 1, and once a sign change
     brackets the root a step leaving the bracket becomes a bisection. With ``with_residual``
-    one more query returns |f| at the returned heights (the confidence layer)."""
+    one more query returns |f| at the returned heights (the confidence layer). ``z0``: the
+    starting height, one for all pixels or one per pixel (N,)."""
     progress = ensure(progress)
     stats = stats if stats is not None else ReadoutStats()
     n = len(xy)

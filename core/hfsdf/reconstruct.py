@@ -22,6 +22,7 @@ from ..grid import Grid
 from ..progress import Progress, ensure
 from .cube import Cube
 from .latent import MAX_POINTS, MIN_POINTS, FitResult, fit_latent
+from .prior import HeightPrior
 from .readout import ReadoutStats, marching_cubes, root_find
 
 MODES = ("coded", "single-map")
@@ -193,7 +194,8 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
     info["fit_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     z, residual, stats = read_surface(decoder, latent, cube, grid, surface=surface, confidence=confidence,
-                                      steps=steps, mc_levels=mc_levels, progress=progress.sub(0.6, 1.0))
+                                      steps=steps, mc_levels=mc_levels, prior=HeightPrior(points),
+                                      progress=progress.sub(0.6, 1.0))
     info.update(readout_seconds=time.perf_counter() - t1, queries=stats.queries)
     values = cube.value_from_cube(z).astype(np.float32)
     conf = None if residual is None else cube.distance_from_cube(residual).astype(np.float32)
@@ -201,8 +203,11 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
 
 
 def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "root", confidence: bool = False,
-                 steps: int = 8, mc_levels: int = 128, progress: Optional[Progress] = None):
-    """Heights (H, W) in the cube for the cell centres of ``grid``, |f| there if asked, stats."""
+                 steps: int = 8, mc_levels: int = 128, prior: Optional[HeightPrior] = None,
+                 progress: Optional[Progress] = None):
+    """Heights (H, W) in the cube for the cell centres of ``grid``, |f| there if asked, stats.
+
+    ``prior``: where root finding starts per pixel (core/hfsdf/prior.py); z = 0 without it."""
     progress = ensure(progress)
     stats = ReadoutStats()
     xs = cube.x_to_cube(grid.x_centres())
@@ -217,7 +222,8 @@ def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "roo
             r1 = min(h, r0 + rows)
             gx, gy = np.meshgrid(xs, ys[r0:r1])
             xy = np.stack([gx.ravel(), gy.ravel()], 1)
-            zb, rb = root_find(decoder, latent, xy, steps=steps, with_residual=confidence, stats=stats,
+            z0 = 0.0 if prior is None else prior(xy)
+            zb, rb = root_find(decoder, latent, xy, steps=steps, z0=z0, with_residual=confidence, stats=stats,
                                progress=progress.sub(r0 / h, r1 / h))
             z[r0 * w:r1 * w] = zb
             if confidence:
