@@ -1,6 +1,6 @@
-"""What the ABPN and XVFI trainers share: run set-up and logging, the simulator stacks they
-learn from, the optimiser loop (Adam + cosine decay + gradient clipping) and the run record's
-reproduce command.
+"""What the ABPN and XVFI trainers share: run set-up (seeds, device, logging), the simulator
+stacks they learn from, the optimiser loop (Adam + cosine decay + gradient clipping) and the
+run record's reproduce command.
 
 Each trainer keeps what is its own (data sampling, loss, evaluation, card text); the order of
 random draws is the trainers' own too, so a given seed gives the same weights as before this
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..core.deepcams import hourly_stacks
+from .torch_device import DEFAULT_DEVICE, add_device_argument, device_label, resolve_device, seed_device
 
 LOG_EVERY = 50        # steps per logged mean loss
 CLIP_NORM = 1.0       # max global gradient norm
@@ -28,12 +29,13 @@ Say = Callable[[str], None]
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:
-    """--out, --seed, --steps, --batch (the trainer adds its own crop/lr options after these:
-    argument order is the order of the flags in the recorded reproduce command)."""
+    """--out, --seed, --steps, --batch, --device (the trainer adds its own crop/lr options after
+    these: argument order is the order of the flags in the recorded reproduce command)."""
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=8)
+    add_device_argument(ap)
 
 
 def add_data_arguments(ap: argparse.ArgumentParser) -> None:
@@ -45,11 +47,16 @@ def add_data_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--cache-dir", default=None)
 
 
-def start_run(out_dir: str, seed: int) -> Tuple[np.random.Generator, Say]:
-    """One torch thread, seeded torch and numpy, ``out_dir`` created; returns the numpy
-    generator and ``say(msg)``, which prints and appends to ``<out_dir>/log.txt``."""
+def start_run(out_dir: str, seed: int, device: str = DEFAULT_DEVICE
+              ) -> Tuple[np.random.Generator, Say, torch.device]:
+    """One torch thread, seeded torch (CPU and, on a GPU, CUDA) and numpy, ``out_dir``
+    created; ``device`` is the --device choice ('cpu' | 'cuda' | 'auto'). Returns the numpy
+    generator, ``say(msg)``, which prints and appends to ``<out_dir>/log.txt``, and the
+    resolved torch.device. An unavailable device stops the run before anything is written."""
+    dev = resolve_device(device)
     torch.set_num_threads(1)
     torch.manual_seed(seed)
+    seed_device(seed, dev)
     rng = np.random.default_rng(seed)
     os.makedirs(out_dir, exist_ok=True)
     log = open(os.path.join(out_dir, "log.txt"), "a")
@@ -59,7 +66,9 @@ def start_run(out_dir: str, seed: int) -> Tuple[np.random.Generator, Say]:
         log.write(msg + "\n")
         log.flush()
 
-    return rng, say
+    if dev.type != "cpu":
+        say(f"device: {device_label(dev)}")
+    return rng, say, dev
 
 
 def simulated_stacks(args: argparse.Namespace, say: Say) -> Tuple[List[np.ndarray], List[np.ndarray], str]:
@@ -104,13 +113,16 @@ def report_held_out(metrics: Dict[str, Dict[str, float]], say: Say) -> None:
     say("held-out: " + json.dumps({k: {m: round(v, 4) for m, v in d.items()} for k, d in metrics.items()}))
 
 
-def optimiser_budget(lr: float, minutes: float) -> str:
+def optimiser_budget(lr: float, minutes: float, device: torch.device = torch.device("cpu")) -> str:
     """The optimiser/time half of a run record's ``budget``."""
-    return f"Adam lr {lr} cosine, {minutes:.1f} min on 1 CPU thread"
+    where = "1 CPU thread" if device.type == "cpu" else device_label(device)
+    return f"Adam lr {lr} cosine, {minutes:.1f} min on {where}"
 
 
 def reproduce_command(module: str, args: argparse.Namespace) -> str:
-    """The command line that repeats this run (machine-specific paths left out)."""
+    """The command line that repeats this run (machine-specific paths left out; the default
+    ``--device cpu`` too, so CPU records read as they did before the option existed)."""
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                     if v is not None and k not in ("out", "cache_dir"))
+                     if v is not None and k not in ("out", "cache_dir")
+                     and not (k == "device" and v == DEFAULT_DEVICE))
     return f"PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m {module} {flags} --out <dir>"

@@ -5,7 +5,8 @@
 
 Writes ``<out>/abpn.pt`` (state dict + config + the run record) and ``<out>/log.txt``; then
 ``export.py`` turns it into the shipped ``abpn.onnx`` with its card. Deterministic for a given
-seed and step count (one torch thread).
+seed and step count (one torch thread). ``--device cuda`` trains on a GPU (batches are drawn
+in numpy on the CPU and moved; the checkpoint holds CPU tensors).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ...core.normalise import card_entry, fit_normaliser
 from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
                              optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
                              start_run)
+from ..torch_device import cpu_state_dict
 from .net import ABPN
 
 SCALE = 3
@@ -74,15 +76,17 @@ def physical_l1(pred: torch.Tensor, target: torch.Tensor, params: torch.Tensor) 
 
 
 def evaluate(model: ABPN, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float]]:
-    """Held-out RMSE/MAE/R in µg/m³: ABPN vs the shipped bicubic baseline."""
+    """Held-out RMSE/MAE/R in µg/m³: ABPN vs the shipped bicubic baseline (on the model's
+    device)."""
+    device = next(model.parameters()).device
     preds, bics, truths = [], [], []
     model.eval()
     with torch.no_grad():
         for hourly in stacks:
             coarse, fine = sr_pairs(hourly, SCALE)
             n = fit_normaliser(coarse, NORMALISATION)
-            z = torch.from_numpy(n.forward(coarse))[:, None]
-            preds.append(n.inverse(model(z)[:, 0].numpy()))
+            z = torch.from_numpy(n.forward(coarse))[:, None].to(device)
+            preds.append(n.inverse(model(z)[:, 0].cpu().numpy()))
             bics.append(bicubic_baseline(coarse, SCALE))
             truths.append(fine)
     model.train()
@@ -102,7 +106,8 @@ def main(argv=None):
     ap.add_argument("--loss", choices=("physical", "z"), default="physical")
     args = ap.parse_args(argv)
 
-    rng, say = start_run(args.out, args.seed)
+    rng, say, device = start_run(args.out, args.seed, args.device)
+    args.device = device.type   # the record names the device really used ('auto' resolved)
     train_stacks, val, source = simulated_stacks(args, say)
     data = PairSet(train_stacks)
 
@@ -111,10 +116,11 @@ def main(argv=None):
     # Start exactly at bicubic (log space): zero the two convs that emit residuals.
     for conv in (model.to_residual, model.refine_out):
         torch.nn.init.zeros_(conv.weight)
+    model.to(device)
     describe(model, config, say)
 
     def step_loss(step: int) -> torch.Tensor:
-        x, y, p = data.batch(rng, args.batch, args.patch)
+        x, y, p = (t.to(device) for t in data.batch(rng, args.batch, args.patch))
         pred = model(x)
         return physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
 
@@ -128,10 +134,10 @@ def main(argv=None):
         "seed": args.seed,
         "command": reproduce_command("airmap.models.abpn.train", args),
         "budget": f"{args.steps} steps x batch {args.batch} x {args.patch}^2 coarse crops, "
-                  + optimiser_budget(args.lr, minutes),
+                  + optimiser_budget(args.lr, minutes, device),
         "loss": args.loss,
     }
-    torch.save({"state_dict": model.state_dict(), "config": config, "training": record,
+    torch.save({"state_dict": cpu_state_dict(model), "config": config, "training": record,
                 "metrics": metrics, "normalisation": NORMALISATION}, os.path.join(args.out, "abpn.pt"))
     say(f"saved {args.out}/abpn.pt")
 

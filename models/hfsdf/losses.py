@@ -29,14 +29,16 @@ GRAD_LAMBDA = 0.1
 LATENT_LAMBDA = 1e-3
 
 
-def _t(a) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+def _t(a, device: torch.device = torch.device("cpu")) -> torch.Tensor:
+    """numpy samples -> float32 tensor on ``device`` (no copy on the CPU)."""
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
 
 
 def coded_loss(net: ImplicitNet, latents: torch.Tensor, surface: np.ndarray,
                rng: np.random.Generator) -> Tuple[torch.Tensor, Dict[str, float]]:
     """``latents`` (B, L) of the maps in the batch; ``surface`` (B, P, 3) their sampled points."""
     b, p, _ = surface.shape
+    dev = latents.device  # samples are drawn in numpy and moved to where the training runs
     flat = surface.reshape(-1, 3)
     idx = np.repeat(np.arange(b), p)
     local = local_samples(flat, rng)
@@ -47,12 +49,12 @@ def coded_loss(net: ImplicitNet, latents: torch.Tensor, surface: np.ndarray,
     nonsurface = np.concatenate([local, glob])
     idx_ns = np.concatenate([idx, idx_glob])
 
-    lat_s = latents[torch.from_numpy(idx)]
-    f_s = net(lat_s, _t(flat))
-    _, fz_ns = net.value_and_dz(latents[torch.from_numpy(idx_ns)], _t(nonsurface))
-    f_b, fz_b = net.value_and_dz(lat_s, _t(biased))
+    lat_s = latents[torch.from_numpy(idx).to(dev)]
+    f_s = net(lat_s, _t(flat, dev))
+    _, fz_ns = net.value_and_dz(latents[torch.from_numpy(idx_ns).to(dev)], _t(nonsurface, dev))
+    f_b, fz_b = net.value_and_dz(lat_s, _t(biased, dev))
     manifold = f_s.abs().mean()
-    bias = (f_b - _t(delta)).abs().mean()
+    bias = (f_b - _t(delta, dev)).abs().mean()
     grad = ((fz_ns - 1) ** 2).mean() + ((fz_b - 1) ** 2).mean()
     latent = latents.norm(dim=1).mean()
     loss = manifold + bias + GRAD_LAMBDA * grad + LATENT_LAMBDA * latent

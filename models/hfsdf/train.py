@@ -7,7 +7,9 @@ Faithful to shapespace/train.py: one latent per map (zeros at start), network an
 trained jointly with Adam, loss in losses.coded_loss, the cube normalisation of
 core/hfsdf/cube.py per map. CPU deviations (README.md): a smaller network and latent, a wall
 clock budget instead of 10,000 epochs, batches of 16 maps x 256 points, and the learning
-rates halved at 50 % and 75 % of the budget instead of every 500 epochs.
+rates halved at 50 % and 75 % of the budget instead of every 500 epochs. ``--device cuda``
+trains on a GPU: points are sampled in numpy on the CPU and moved, checkpoints hold CPU
+tensors and the ONNX export runs from the CPU.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from ...core.hfsdf.cube import lift_map
+from ..torch_device import add_device_argument, cpu_state_dict, device_label, resolve_device, seed_device
 from .data import random_smooth_maps, simulator_maps
 from .losses import coded_loss
 from .net import ImplicitNet, NetConfig, count_parameters, shipped_config
@@ -41,11 +44,13 @@ def build_dataset(sim_seeds, size, random_count, seed, log=print):
 
 
 def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: int, n_points: int,
-          lr_net: float, lr_latent: float, seed: int, log=print, checkpoint=None, extra=None):
+          lr_net: float, lr_latent: float, seed: int, log=print, checkpoint=None, extra=None,
+          device: torch.device = torch.device("cpu")):
     torch.manual_seed(seed)
+    seed_device(seed, device)
     rng = np.random.default_rng(seed)
-    net = ImplicitNet(config)
-    latents = torch.zeros(len(points), config.latent_dim, requires_grad=True)
+    net = ImplicitNet(config).to(device)  # initialised on the CPU generator, then moved
+    latents = torch.zeros(len(points), config.latent_dim, device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": net.parameters(), "lr": lr_net},
                             {"params": [latents], "lr": lr_latent}])
     budget = minutes * 60.0
@@ -65,7 +70,7 @@ def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: i
         maps = rng.choice(len(points), batch, replace=len(points) < batch)
         surf = np.stack([points[m][rng.choice(len(points[m]), n_points, replace=len(points[m]) < n_points)]
                          for m in maps])
-        loss, parts = coded_loss(net, latents[torch.from_numpy(maps)], surf, rng)
+        loss, parts = coded_loss(net, latents[torch.from_numpy(maps).to(device)], surf, rng)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -82,7 +87,7 @@ def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: i
 
 def save(path, net, latents, extra, step, seconds):
     tmp = path + ".tmp"
-    torch.save({"config": net.config.to_dict(), "model": net.state_dict(), "latents": latents.detach(),
+    torch.save({"config": net.config.to_dict(), "model": cpu_state_dict(net), "latents": latents.detach().cpu(),
                 "extra": dict(extra or {}, steps=step, seconds=seconds)}, tmp)
     os.replace(tmp, path)
 
@@ -106,19 +111,24 @@ def main(argv=None):
     p.add_argument("--lr-latent", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    add_device_argument(p)
     args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    args.device = device.type   # the record names the device really used ('auto' resolved)
     torch.set_num_threads(args.threads)
     log = lambda m: print(m, flush=True)
+    if device.type != "cpu":
+        log(f"device: {device_label(device)}")
     seeds = list(range(args.first_sim_seed, args.first_sim_seed + args.sim_seeds))
     points, labels = build_dataset(seeds, args.size, args.random_maps, args.seed, log)
     config = NetConfig(latent_dim=args.latent, width=args.width, depth=args.depth)
     command = "python -m airmap.models.hfsdf.train " + " ".join(sys.argv[1:] if argv is None else argv)
     extra = {"labels": labels, "sim_seeds": seeds, "size": args.size, "random_maps": args.random_maps,
-             "command": command, "args": vars(args)}
+             "command": command, "args": vars(args), "device": device_label(device)}
     net, latents, steps, seconds, history = train(
         points, config, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch,
         n_points=args.points, lr_net=args.lr_net, lr_latent=args.lr_latent, seed=args.seed,
-        log=log, checkpoint=args.out, extra=extra)
+        log=log, checkpoint=args.out, extra=extra, device=device)
     extra["final_loss_mean100"] = float(np.mean(history[-100:]))
     save(args.out, net, latents, extra, steps, seconds)
     log(f"done: {steps} steps in {seconds / 60:.1f} min, {count_parameters(net)} parameters")
@@ -126,6 +136,7 @@ def main(argv=None):
         from .card import build_card
         from .export import export_onnx
 
+        net = net.cpu()  # ONNX export always runs from the CPU
         export_onnx(net, args.onnx, build_card(net, extra, steps, seconds))
         log(f"exported {args.onnx}")
 

@@ -4,7 +4,8 @@
         airmap.models.pointconv.train --variant pm25 --minutes 20 --out /tmp/pointconv_pm25.pt
 
 Never trained on observations (as in the paper): the target is the simulated field itself.
-Writes a checkpoint with weights, config and the training record that export.py puts in the card.
+Writes a checkpoint with weights (CPU tensors, also after ``--device cuda``, which trains on a
+GPU), config and the training record that export.py puts in the card.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch
 from ...core import metrics
 from ...core import pointconv as pc
 from . import data
+from ..torch_device import add_device_argument, cpu_state_dict, device_label, resolve_device, seed_device
 from .net import REFERENCE_FILTERS, PointConvUNetPP, count_parameters
 from .weights import load_checkpoint
 
@@ -52,6 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=4, help="seed of weights and pseudo-station draws")
     p.add_argument("--data-seed", type=int, default=4, help="simulator seed of the training days (validation: +10000)")
     p.add_argument("--threads", type=int, default=1)
+    add_device_argument(p)
     p.add_argument("--cache-dir", default="/tmp/airmap_sim_cache")
     p.add_argument("--init", default=None, help="checkpoint (.pt) or exported model (.onnx, e.g. the shipped one) to start from")
     p.add_argument("--warm-start", default=None,
@@ -74,7 +77,9 @@ def load_days(args, count, seed):
 
 
 def evaluate(model, days, variant, seed, n_paper=800):
-    """R2/RMSE/NME (µg/m³) reproducing held-out days from ~n_paper-equivalent random stations."""
+    """R2/RMSE/NME (µg/m³) reproducing held-out days from ~n_paper-equivalent random stations
+    (stations drawn in numpy, the model run on its own device)."""
+    device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
     model.eval()
     preds, truths = [], []
@@ -82,7 +87,7 @@ def evaluate(model, days, variant, seed, n_paper=800):
         for day in days:
             n = max(3, round(n_paper * day.pm25.size / data.PAPER_CELLS))
             x, _, scale = data.sample_inputs(day, variant, rng, n=n, covariate_keep=1.0)
-            out = model(torch.from_numpy(x[None]))[0, 0].numpy()
+            out = model(torch.from_numpy(x[None]).to(device))[0, 0].cpu().numpy()
             preds.append(out * scale)
             truths.append(day.pm25)
     model.train()
@@ -111,8 +116,11 @@ def warm_start_from_pm25(model: PointConvUNetPP, pm25_state: dict) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    device = resolve_device(args.device)
+    args.device = device.type   # the record names the device really used ('auto' resolved)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    seed_device(args.seed, device)
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     train_days = load_days(args, args.days, args.data_seed)
@@ -138,8 +146,10 @@ def main(argv=None):
     elif warm:
         warm_start_from_pm25(model, warm["state_dict"])
         previous = warm["record"]["training"]
+    model.to(device)  # after loading: starting weights are CPU tensors
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    print(f"model: filters {filters}, {count_parameters(model)} parameters", flush=True)
+    print(f"model: filters {filters}, {count_parameters(model)} parameters"
+          + ("" if device.type == "cpu" else f", on {device_label(device)}"), flush=True)
 
     stream = data.batches(train_days, args.variant, args.batch, rng, args.crop, args.station_noise)
     budget = args.minutes * 60
@@ -151,7 +161,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         x, y = next(stream)
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
         outs = model(x)
         valid = torch.isfinite(y)  # user rasters may have no-data cells (e.g. sea)
         loss = sum(w * (o[valid] - y[valid]).abs().mean() for w, o in zip(HEAD_WEIGHTS, outs))
@@ -172,7 +182,8 @@ def main(argv=None):
                        + f"{step} steps x batch {args.batch}"
                        + (f" on {args.crop}x{args.crop} crops" if args.crop else "")
                        + (f", station noise up to {args.station_noise:.0%}" if args.station_noise else "")
-                       + f", {elapsed / 60:.1f} min on {args.threads} CPU thread(s)",
+                       + f", {elapsed / 60:.1f} min on "
+                       + (f"{args.threads} CPU thread(s)" if device.type == "cpu" else device_label(device)),
              "validation_R2": round(val["R2"], 4)}
     stages = (previous.get("stages") or [{"command": previous["command"], "budget": previous["budget"]}]
               if previous else []) + [stage]
@@ -190,7 +201,7 @@ def main(argv=None):
         "validation": val,
         "args": vars(args),
     }
-    torch.save({"state_dict": model.state_dict(), "record": record}, args.out)
+    torch.save({"state_dict": cpu_state_dict(model), "record": record}, args.out)
     print(f"saved {args.out}", flush=True)
 
 

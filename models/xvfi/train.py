@@ -7,7 +7,8 @@ Frames come at two resolutions (the fine simulator grid and its 3×3 block means
 resolution DeepCAMS interpolates at); gaps are mostly 3 h (t = 1/3, 2/3) with some 2–6 h so
 any t in (0, 1) is seen, and the order is randomly reversed (t -> 1 − t) as in DeepCAMS.
 Loss (XVFI / DeepCAMS): mean over pyramid levels of L1 to the bicubic-downscaled truth,
-+ 0.5 × edge-aware first-order smoothness of the level-0 flows. Writes ``<out>/xvfi.pt``.
++ 0.5 × edge-aware first-order smoothness of the level-0 flows. Writes ``<out>/xvfi.pt``
+(CPU tensors, also after ``--device cuda``, which trains on a GPU).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ...core.normalise import card_entry, fit_normaliser
 from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
                              optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
                              start_run)
+from ..torch_device import cpu_state_dict
 from .net import XVFI, edge_aware_smoothness, size_multiple
 
 GAPS = (2, 3, 3, 3, 3, 3, 4, 5, 6)   # hours between the two input frames (3 = the ×3 task)
@@ -68,7 +70,9 @@ class FrameSet:
 
 def evaluate(model: XVFI, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float]]:
     """Held-out: every 3rd hour in, the two between predicted; XVFI vs linear in time, µg/m³,
-    at both training resolutions."""
+    at both training resolutions (on the model's device)."""
+    device = next(model.parameters()).device
+    ts = torch.tensor([[1 / 3], [2 / 3]], device=device)   # the two in-between hours
     preds, lins, truths = [], [], []
     model.eval()
     with torch.no_grad():
@@ -85,8 +89,8 @@ def evaluate(model: XVFI, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
                 zp = np.pad(z, ((0, 0), (0, ph), (0, pw)), mode="edge")
                 lin = linear_in_time(kept, 3)
                 for i in range(kept.shape[0] - 1):
-                    pair = torch.from_numpy(np.stack([zp[i], zp[i + 1]]))[None].repeat(2, 1, 1, 1)
-                    out = model(pair, torch.tensor([[1 / 3], [2 / 3]]))[:, 0, :h, :w].numpy()
+                    pair = torch.from_numpy(np.stack([zp[i], zp[i + 1]]))[None].repeat(2, 1, 1, 1).to(device)
+                    out = model(pair, ts)[:, 0, :h, :w].cpu().numpy()
                     preds.append(n.inverse(out))
                     lins.append(lin[3 * i + 1:3 * i + 3])
                     truths.append(fields[3 * i + 1:3 * i + 3])
@@ -108,7 +112,8 @@ def main(argv=None):
     ap.add_argument("--loss", choices=("l1", "l1+mse", "mse"), default="mse")
     args = ap.parse_args(argv)
 
-    rng, say = start_run(args.out, args.seed)
+    rng, say, device = start_run(args.out, args.seed, args.device)
+    args.device = device.type   # the record names the device really used ('auto' resolved)
     train_stacks, val, source = simulated_stacks(args, say)
     fine = FrameSet(train_stacks)
     coarse = FrameSet([block_mean(s) for s in train_stacks])
@@ -120,6 +125,7 @@ def main(argv=None):
     for conv in (model.flow_bottom[-1], model.flow_mid[-1], model.flow_refine[-1], model.refine.dec3):
         torch.nn.init.zeros_(conv.weight)
         torch.nn.init.zeros_(conv.bias)
+    model.to(device)
     mult = size_multiple(4, 1)
     coarse_crop = min(s.shape[1] for s in coarse.stacks) // mult * mult
     describe(model, config, say)
@@ -127,7 +133,7 @@ def main(argv=None):
     def step_loss(step: int) -> torch.Tensor:
         use_coarse = coarse_crop >= mult and step % 3 == 0      # one batch in three at coarse resolution
         src, crop = (coarse, coarse_crop) if use_coarse else (fine, args.crop)
-        frames, target, t = src.batch(rng, args.batch, crop)
+        frames, target, t = (x.to(device) for x in src.batch(rng, args.batch, crop))
         outs, flows = model.forward_train(frames, t)
         rec = 0.0
         for level, out in enumerate(outs):
@@ -154,10 +160,10 @@ def main(argv=None):
         "seed": args.seed,
         "command": reproduce_command("airmap.models.xvfi.train", args),
         "budget": f"{args.steps} steps x batch {args.batch} ({args.crop}^2 fine crops, every 3rd batch "
-                  f"{coarse_crop}^2 coarse), " + optimiser_budget(args.lr, minutes),
+                  f"{coarse_crop}^2 coarse), " + optimiser_budget(args.lr, minutes, device),
         "loss": f"mean over levels of {args.loss} (standardised frames) + 0.5 x edge-aware flow smoothness",
     }
-    torch.save({"state_dict": model.state_dict(), "config": config, "training": record, "metrics": metrics,
+    torch.save({"state_dict": cpu_state_dict(model), "config": config, "training": record, "metrics": metrics,
                 "normalisation": NORMALISATION},
                os.path.join(args.out, "xvfi.pt"))
     say(f"saved {args.out}/xvfi.pt")
