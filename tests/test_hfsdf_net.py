@@ -53,7 +53,7 @@ def test_geometric_init_is_a_sphere_sdf():
 
 
 @pytest.mark.parametrize("latent_dim", [0, 16])
-def test_forward_mode_matches_autograd(latent_dim):
+def test_tangents_and_jacobians_match_autograd(latent_dim):
     torch.manual_seed(1)
     net = ImplicitNet(NetConfig(latent_dim=latent_dim, width=48)).double()
     lat = torch.randn(latent_dim, dtype=torch.double) * 0.2 if latent_dim else None

@@ -2,7 +2,8 @@
 same three methods (the torch single-map backend in models/hfsdf/single_map.py).
 
 Points are (N, 3) float32 in the cube. Large batches are chunked so memory stays bounded; the
-Jacobian branch costs ~2L forward passes per point, so it gets much smaller chunks.
+Jacobian branch (a forward pass with the height tangent and two backward sweeps, ~5 forward
+passes per point) keeps a dozen (N, width) arrays per layer, so it gets smaller chunks.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from ..errors import ModelError
 
 VALUE_CHUNK = 65536
-JAC_CHUNK = 256
+JAC_CHUNK = 4096
 
 
 class Decoder(Protocol):

@@ -58,7 +58,7 @@ class FitResult:
     loss: float
     history: List[float] = field(default_factory=list)
     seconds: float = 0.0
-    jacobians: int = 0       # Jacobian evaluations (each ~2L forward passes per point)
+    jacobians: int = 0       # Jacobian evaluations (each ~5 forward passes per point)
     evaluations: int = 0     # loss evaluations (value + df/dz)
 
 
