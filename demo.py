@@ -2,7 +2,9 @@
 
 1. The project's simulator makes a scenario (ground truth PM2.5, an urban-clustered station
    network) — airmap's own sample data, nothing downloaded.
-2. airmap:idw and airmap:kriging reconstruct the daily PM2.5 map from the stations.
+2. airmap:idw and airmap:kriging (baselines) and airmap:pointconv (the deep station-fusion
+   model, with the scenario's DEM and urban fraction) reconstruct the daily PM2.5 map from the
+   stations.
 3. airmap:evaluate scores each reconstruction against the truth (table + HTML report).
 4. Every GeoTIFF gets a PNG quicklook; the metrics and the output folder are printed.
 """
@@ -18,6 +20,7 @@ from .core.raster_io import read_raster, write_raster
 from .core.simulate import run_scenario
 from .provider.standalone import point_layer, start_qgis
 
+METHODS = ("idw", "kriging", "pointconv")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.realpath(__file__)), "demo_output")
 
 
@@ -52,8 +55,10 @@ def main(argv=None):
     truth_path = write_raster(os.path.join(args.out, "truth_pm25_day1.tif"), sc.pm25_daily[day], sc.grid,
                               [sc.days[day]], units="µg/m³")
     stations = sc.sample_stations(args.stations, day=day, rng=np.random.default_rng(args.seed), noise=0.05)
+    dem_path = write_raster(os.path.join(args.out, "dem.tif"), sc.dem, sc.grid, units="m")
+    urban_path = write_raster(os.path.join(args.out, "urban_fraction.tif"), sc.urban, sc.grid)
 
-    print("2/4 Reconstructing with airmap:idw and airmap:kriging (QGIS Processing)")
+    print("2/4 Reconstructing with airmap:idw, airmap:kriging and airmap:pointconv (QGIS Processing)")
     start_qgis()
     import processing
 
@@ -66,10 +71,12 @@ def main(argv=None):
     kr = processing.run("airmap:kriging", dict(common, OUTPUT=os.path.join(args.out, "kriging.tif"),
                                                VARIANCE_OUTPUT=os.path.join(args.out, "kriging_variance.tif")))
     outputs["kriging"], outputs["kriging_variance"] = kr["OUTPUT"], kr["VARIANCE_OUTPUT"]
+    outputs["pointconv"] = processing.run("airmap:pointconv", dict(
+        common, DEM=dem_path, URBAN=urban_path, OUTPUT=os.path.join(args.out, "pointconv.tif")))["OUTPUT"]
 
     print("3/4 Evaluating against the simulated truth (airmap:evaluate)")
     rows = []
-    for method in ("idw", "kriging"):
+    for method in METHODS:
         res = processing.run("airmap:evaluate", {
             "INPUT": outputs[method], "REFERENCE": truth_path, "OUTPUT": "TEMPORARY_OUTPUT",
             "OUTPUT_HTML": os.path.join(args.out, f"report_{method}.html")})

@@ -13,10 +13,10 @@ def test_demo_reconstructs_and_evaluates_a_simulated_scenario(airmap_provider, t
 
     rows = demo.main(["--out", str(tmp_path), "--size", "48", "--days", "1", "--stations", "60"])
     metrics = dict(rows)
-    assert set(metrics) == {"idw", "kriging"}
+    assert set(metrics) == {"idw", "kriging", "pointconv"}
     for m in metrics.values():
         assert m["N"] == 48 * 48 and m["R"] > 0.3  # a real reconstruction, not noise
-    for name in ("truth_pm25_day1", "idw", "kriging", "kriging_variance"):
+    for name in ("truth_pm25_day1", "idw", "kriging", "kriging_variance", "pointconv"):
         assert (tmp_path / f"{name}.tif").exists() and (tmp_path / f"{name}.png").exists()
     with rasterio.open(tmp_path / "idw.tif") as a, rasterio.open(tmp_path / "truth_pm25_day1.tif") as b:
         assert a.transform == b.transform and a.crs == b.crs
