@@ -29,3 +29,18 @@ def smooth_field(x, y):
     import numpy as np
 
     return 40 + 15 * np.sin(np.asarray(x) / 3.0) + 10 * np.cos(np.asarray(y) / 4.0)
+
+
+def smooth_field_stations(n=150, seed=2):
+    """(x, y, values) of ``n`` random stations on ``smooth_field`` over lon 100-110, lat 30-38."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(100, 110, n)
+    y = rng.uniform(30, 38, n)
+    return x, y, smooth_field(x, y)
+
+
+def station_layer_from(x, y, values):
+    """Memory point layer (EPSG:4326, field 'value') from station arrays."""
+    return make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, values)])

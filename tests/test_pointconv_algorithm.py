@@ -6,7 +6,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from airmap.core.grid import Grid
 from airmap.core.raster_io import write_raster
-from helpers import make_point_layer, smooth_field
+from helpers import make_point_layer, smooth_field, smooth_field_stations, station_layer_from
 
 import processing
 
@@ -18,16 +18,12 @@ def run(alg, params, **kw):
 @pytest.fixture
 def stations():
     """150 stations on the smooth field over lon 100-110, lat 30-38 (EPSG:4326)."""
-    rng = np.random.default_rng(2)
-    x = rng.uniform(100, 110, 150)
-    y = rng.uniform(30, 38, 150)
-    return x, y, smooth_field(x, y)
+    return smooth_field_stations()
 
 
 @pytest.fixture
 def layer(stations):
-    x, y, v = stations
-    return make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, v)])
+    return station_layer_from(*stations)
 
 
 def test_pointconv_from_the_toolbox(airmap_provider, layer, tmp_path):
