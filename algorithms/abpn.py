@@ -3,7 +3,8 @@
 Same grid and band rules as airmap:bicubic: each cell split 3 × 3 over the same extent, all
 bands processed, band names kept, no-data cells stay no-data.
 """
-from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterFile, QgsProcessingParameterNumber
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber)
 
 from ..core.superres import SCALE, load_abpn, super_resolve
 from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
@@ -20,6 +21,21 @@ def add_tile(alg, name, description):
                                          defaultValue=None, optional=True, minValue=8)
     param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     alg.addParameter(param)
+
+
+def add_conserve(alg):
+    param = QgsProcessingParameterBoolean(
+        "CONSERVE", alg.tr("Keep each input cell's mean (rescale every 3 x 3 block to it)"), defaultValue=True,
+        optional=True)
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(param)
+
+
+def conserve_choice(alg, parameters, context):
+    """On unless CONSERVE is explicitly false (absent means the default, on)."""
+    if parameters.get("CONSERVE") is None:
+        return True
+    return alg.parameterAsBoolean(parameters, "CONSERVE", context)
 
 
 def model_path(alg, parameters, name, context):
@@ -46,6 +62,8 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
             "simulator): splits every cell 3 x 3 over the input's extent, for every band. No-data "
             "cells stay no-data; values of non-negative inputs stay non-negative. Large rasters "
             "are processed in overlapping tiles (TILE, in input cells) so memory stays bounded. "
+            "CONSERVE (on by default): every 3 x 3 block is rescaled to average to its input cell, "
+            "which keeps the mass and stops rare overshoots at sharp hotspots; off gives the raw network. "
             "MODEL: another ABPN .onnx (e.g. one trained and exported with models/abpn); DEVICE: auto, cpu or cuda.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -54,10 +72,11 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_device(self)
         add_model_file(self, "MODEL", "ABPN model (.onnx; default: the shipped model)")
         add_tile(self, "TILE", "Tile size in input cells (default: the model card's)")
+        add_conserve(self)
 
     def refine(self, raster, parameters, context, feedback):
         model = load_abpn(model_path(self, parameters, "MODEL", context), device_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
         out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
-                            progress=self.progress(feedback))
+                            conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback))
         return out, raster.grid.refined(SCALE), raster.band_names

@@ -7,7 +7,7 @@ from ..core.deepcams import deepcams, output_band_names
 from ..core.frame_interp import load_xvfi
 from ..core.superres import SCALE, load_abpn
 from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
-from .abpn import add_model_file, add_tile, model_path, optional_int, report_model
+from .abpn import add_conserve, add_model_file, add_tile, conserve_choice, model_path, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -20,7 +20,7 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
             "three times finer in time and in space (hourly 0.25°): XVFI creates two frames between "
             "each pair, then ABPN splits every cell 3 x 3. T bands in, 3(T-1)+1 out; band names "
             "that are time stamps get the inserted times; no-data stays no-data. "
-            "DEVICE: auto, cpu or cuda.")
+            "CONSERVE: ABPN keeps each input cell's mean (see airmap:abpn). DEVICE: auto, cpu or cuda.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_raster_input(self, "Coarse time stack (bands = time steps)")
@@ -29,6 +29,7 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
         add_model_file(self, "MODEL_TIME", "XVFI model (.onnx; default: the shipped model)")
         add_model_file(self, "MODEL_SPACE", "ABPN model (.onnx; default: the shipped model)")
         add_tile(self, "TILE", "ABPN tile size in input cells (default: the model card's)")
+        add_conserve(self)
 
     def refine(self, raster, parameters, context, feedback):
         device = device_choice(self, parameters, context)
@@ -37,5 +38,6 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
         report_model(feedback, xvfi, "XVFI")
         report_model(feedback, abpn, "ABPN")
         out = deepcams(raster.data, xvfi, abpn, progress=self.progress(feedback),
-                       tile_space=optional_int(self, parameters, "TILE", context))
+                       tile_space=optional_int(self, parameters, "TILE", context),
+                       conserve=conserve_choice(self, parameters, context))
         return out, raster.grid.refined(SCALE), output_band_names(raster.band_names)

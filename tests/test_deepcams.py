@@ -125,6 +125,15 @@ def test_abpn_algorithm_refines_the_grid_exactly(airmap_provider, cams_tif, tmp_
         assert ds.transform == Affine(0.25, 0, grid.transform.c, 0, -0.25, grid.transform.f)
         assert ds.crs.to_epsg() == 4326 and ds.bounds == pytest.approx(grid.bounds)
         assert list(ds.descriptions) == TIMES
+        out = ds.read()
+    with rasterio.open(path) as ds:
+        coarse = ds.read()
+    np.testing.assert_allclose(block_mean(out), coarse, rtol=1e-4)     # CONSERVE is on by default
+    raw = run("abpn", {"INPUT": path, "CONSERVE": False, "OUTPUT": str(tmp_path / "raw.tif")})
+    with rasterio.open(raw["OUTPUT"]) as ds:
+        raw_out = ds.read()
+    assert not np.allclose(block_mean(raw_out), coarse, rtol=1e-4)
+    assert np.abs(raw_out - out).mean() < 0.05 * np.abs(out).mean()
 
 
 def test_xvfi_algorithm_inserts_times(airmap_provider, cams_tif, tmp_path):
