@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..core.deepcams import hourly_stacks
+from ..core.metrics import score
 from .torch_device import DEFAULT_DEVICE, add_device_argument, device_label, resolve_device, seed_device
 
 LOG_EVERY = 50        # steps per logged mean loss
@@ -126,3 +127,9 @@ def reproduce_command(module: str, args: argparse.Namespace) -> str:
                      if v is not None and k not in ("out", "cache_dir")
                      and not (k == "device" and v == DEFAULT_DEVICE))
     return f"PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m {module} {flags} --out <dir>"
+
+
+def held_out_scores(predictions: Dict[str, List[np.ndarray]], truths: List[np.ndarray]) -> Dict[str, dict]:
+    """Metrics of each named list of held-out arrays against the matching truths, all pooled."""
+    truth = np.concatenate([a.ravel() for a in truths])
+    return {name: score(np.concatenate([a.ravel() for a in arrays]), truth) for name, arrays in predictions.items()}

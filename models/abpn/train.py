@@ -19,11 +19,10 @@ import torch
 
 from ...core.baselines import bicubic as bicubic_baseline
 from ...core.deepcams import sr_pairs
-from ...core.metrics import score
 from ...core.normalise import card_entry, fit_normaliser
 from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
-                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
-                             start_run)
+                             held_out_scores, optimiser_budget, report_held_out, reproduce_command,
+                             simulated_stacks, start_run)
 from ..torch_device import cpu_state_dict
 from .net import ABPN
 
@@ -90,9 +89,7 @@ def evaluate(model: ABPN, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
             bics.append(bicubic_baseline(coarse, SCALE))
             truths.append(fine)
     model.train()
-    cat = lambda xs: np.concatenate([a.ravel() for a in xs])
-    truth = cat(truths)
-    return {"abpn": score(cat(preds), truth), "bicubic": score(cat(bics), truth)}
+    return held_out_scores({"abpn": preds, "bicubic": bics}, truths)
 
 
 def main(argv=None):

@@ -22,11 +22,10 @@ import torch.nn.functional as F
 
 from ...core.baselines import linear_in_time
 from ...core.deepcams import block_mean
-from ...core.metrics import score
 from ...core.normalise import card_entry, fit_normaliser
 from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
-                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks,
-                             start_run)
+                             held_out_scores, optimiser_budget, report_held_out, reproduce_command,
+                             simulated_stacks, start_run)
 from ..torch_device import cpu_state_dict
 from .net import XVFI, edge_aware_smoothness, size_multiple
 
@@ -95,9 +94,7 @@ def evaluate(model: XVFI, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
                     lins.append(lin[3 * i + 1:3 * i + 3])
                     truths.append(fields[3 * i + 1:3 * i + 3])
     model.train()
-    cat = lambda xs: np.concatenate([a.ravel() for a in xs])
-    truth = cat(truths)
-    return {"xvfi": score(cat(preds), truth), "linear": score(cat(lins), truth)}
+    return held_out_scores({"xvfi": preds, "linear": lins}, truths)
 
 
 def main(argv=None):
