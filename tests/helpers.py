@@ -44,3 +44,37 @@ def smooth_field_stations(n=150, seed=2):
 def station_layer_from(x, y, values):
     """Memory point layer (EPSG:4326, field 'value') from station arrays."""
     return make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, values)])
+
+
+def chain_model(name, steps, raster_input=None, output="fine"):
+    """A graphical model running ``steps`` in a chain: (algorithm id, child id, {parameter: static
+    value}) each; a step's INPUT is the previous step's OUTPUT, the first step's is the model's
+    raster parameter ``raster_input`` (when given), the last step's OUTPUT is the model output
+    ``output`` (run it as ``"<last child id>:<output>"``)."""
+    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
+                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
+                           QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
+
+    source = QgsProcessingModelChildParameterSource
+    model = QgsProcessingModelAlgorithm(name, "tests")
+    if raster_input:
+        model.addModelParameter(QgsProcessingParameterRasterLayer(raster_input, raster_input),
+                                QgsProcessingModelParameter(raster_input))
+    previous = None
+    for i, (alg_id, child_id, statics) in enumerate(steps):
+        child = QgsProcessingModelChildAlgorithm(alg_id)
+        child.setChildId(child_id)
+        if previous is not None:
+            child.addParameterSources("INPUT", [source.fromChildOutput(previous, "OUTPUT")])
+        elif raster_input:
+            child.addParameterSources("INPUT", [source.fromModelParameter(raster_input)])
+        for param, value in statics.items():
+            child.addParameterSources(param, [source.fromStaticValue(value)])
+        if i == len(steps) - 1:
+            out = QgsProcessingModelOutput(output, output)
+            out.setChildOutputName("OUTPUT")
+            child.setModelOutputs({output: out})
+        model.addChildAlgorithm(child)
+        previous = child_id
+    model.updateDestinationParameters()
+    return model

@@ -9,7 +9,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingContext, QgsPr
 
 from airmap.core.grid import Grid
 from airmap.core.raster_io import write_raster
-from helpers import make_point_layer, smooth_field
+from helpers import chain_model, make_point_layer, smooth_field
 
 import processing
 
@@ -81,22 +81,11 @@ def test_bicubic_and_lineartime_on_real_cams(airmap_provider, shared_data, tmp_p
 def test_netcdf_subdataset_string_is_accepted_as_raster_input(airmap_provider, shared_data, tmp_path):
     """NETCDF:"file":variable works as INPUT in processing.run and as a model child's static
     value, giving what a QgsRasterLayer made from the same string gives."""
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput)
-
     uri = f'NETCDF:"{shared_data / "cams_pm25_0p75_20191231.nc"}":pm25'
     from_layer = run("bicubic", {"INPUT": QgsRasterLayer(uri, "pm25"), "OUTPUT": str(tmp_path / "layer.tif")})
     from_string = run("bicubic", {"INPUT": uri, "OUTPUT": str(tmp_path / "string.tif")})
 
-    model = QgsProcessingModelAlgorithm("subdataset input", "tests")
-    child = QgsProcessingModelChildAlgorithm("airmap:bicubic")
-    child.setChildId("bicubic")
-    child.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromStaticValue(uri)])
-    out = QgsProcessingModelOutput("fine", "fine")
-    out.setChildOutputName("OUTPUT")
-    child.setModelOutputs({"fine": out})
-    model.addChildAlgorithm(child)
-    model.updateDestinationParameters()
+    model = chain_model("subdataset input", [("airmap:bicubic", "bicubic", {"INPUT": uri})])
     from_model = processing.run(model, {"bicubic:fine": str(tmp_path / "model.tif")},
                                 context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
     with rasterio.open(from_layer["OUTPUT"]) as a:

@@ -14,6 +14,7 @@ from airmap.core.grid import Grid
 from airmap.core.normalise import fit_normaliser
 from airmap.core.raster_io import read_raster, write_raster
 from airmap.core.superres import load_abpn
+from helpers import chain_model
 
 TIMES = ["2019-12-31T15:00:00", "2019-12-31T18:00:00", "2019-12-31T21:00:00"]
 
@@ -163,28 +164,10 @@ def test_deepcams_algorithm_with_required_parameters_only(airmap_provider, cams_
 
 
 def _chain_model():
-    """A graphical-modeler model: raster input -> airmap:xvfi -> airmap:abpn -> output."""
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
-
-    model = QgsProcessingModelAlgorithm("deepcams chain", "tests")
-    model.addModelParameter(QgsProcessingParameterRasterLayer("stack", "stack"),
-                            QgsProcessingModelParameter("stack"))
-    xvfi = QgsProcessingModelChildAlgorithm("airmap:xvfi")
-    xvfi.setChildId("xvfi")
-    xvfi.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("stack")])
-    # only the inputs: DEVICE (and every other setting) is optional, so a chain need not set it
-    model.addChildAlgorithm(xvfi)
-    abpn = QgsProcessingModelChildAlgorithm("airmap:abpn")
-    abpn.setChildId("abpn")
-    abpn.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("xvfi", "OUTPUT")])
-    out = QgsProcessingModelOutput("fine", "fine")
-    out.setChildOutputName("OUTPUT")
-    abpn.setModelOutputs({"fine": out})
-    model.addChildAlgorithm(abpn)
-    model.updateDestinationParameters()
-    return model
+    """A graphical-modeler model: raster input -> airmap:xvfi -> airmap:abpn -> output. Only the
+    inputs are set: DEVICE (and every other setting) is optional, so a chain need not set it."""
+    return chain_model("deepcams chain", [("airmap:xvfi", "xvfi", {}), ("airmap:abpn", "abpn", {})],
+                       raster_input="stack")
 
 
 def test_modeler_chain_xvfi_then_abpn_equals_deepcams(airmap_provider, cams_tif, tmp_path):

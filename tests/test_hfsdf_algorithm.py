@@ -7,7 +7,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLa
 
 from airmap.core.grid import Grid
 from airmap.core.raster_io import netcdf_uri, write_raster
-from helpers import make_point_layer, smooth_field
+from helpers import chain_model, make_point_layer, smooth_field
 
 import processing
 
@@ -103,24 +103,11 @@ def test_bad_input_and_cancel_leave_no_output(airmap_provider, tmp_path):
 
 def test_graphical_model_on_cams(airmap_provider, shared_data, tmp_path):
     """A modeler chain: raster input -> airmap:hfsdf (only its required inputs + a pixel size)."""
-    from qgis.core import (QgsProcessingContext, QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
+    from qgis.core import QgsProcessingContext
 
-    model = QgsProcessingModelAlgorithm("hfsdf chain", "tests")
-    model.addModelParameter(QgsProcessingParameterRasterLayer("coarse", "coarse"),
-                            QgsProcessingModelParameter("coarse"))
-    child = QgsProcessingModelChildAlgorithm("airmap:hfsdf")
-    child.setChildId("hfsdf")
-    child.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("coarse")])
-    for name, value in (("DEVICE", 0), ("PIXEL_SIZE", 0.25), ("EXTENT", "60,90,5,35 [EPSG:4326]"),
-                        ("ITERATIONS", 3), ("MAX_POINTS", 512)):
-        child.addParameterSources(name, [QgsProcessingModelChildParameterSource.fromStaticValue(value)])
-    out = QgsProcessingModelOutput("fine", "fine")
-    out.setChildOutputName("OUTPUT")
-    child.setModelOutputs({"fine": out})
-    model.addChildAlgorithm(child)
-    model.updateDestinationParameters()
+    model = chain_model("hfsdf chain", [("airmap:hfsdf", "hfsdf", {
+        "PIXEL_SIZE": 0.25, "EXTENT": "60,90,5,35 [EPSG:4326]", "ITERATIONS": 3, "MAX_POINTS": 512})],
+        raster_input="coarse")
     ok, errors = model.validate()
     assert ok, errors
     uri = netcdf_uri(str(shared_data / "cams_pm25_0p75_20191231.nc"), "pm25")
