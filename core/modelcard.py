@@ -61,15 +61,20 @@ def decode_card(metadata: Dict[str, str], task=None, source: str = "model") -> D
     return validate_card(card, task, source)
 
 
-def attach_card(model, card: Dict[str, Any]):
-    """Store a validated card in an ``onnx.ModelProto`` (in place) and return the model."""
-    validate_card(card)
-    props = [p for p in model.metadata_props if p.key != CARD_KEY]
+def set_metadata(model, key: str, value: str) -> None:
+    """Set one ``metadata_props`` entry of an ``onnx.ModelProto`` (in place), replacing any old one."""
+    props = [p for p in model.metadata_props if p.key != key]
     del model.metadata_props[:]
     model.metadata_props.extend(props)
     entry = model.metadata_props.add()
-    entry.key = CARD_KEY
-    entry.value = json.dumps(card, sort_keys=True)
+    entry.key = key
+    entry.value = value
+
+
+def attach_card(model, card: Dict[str, Any]):
+    """Store a validated card in an ``onnx.ModelProto`` (in place) and return the model."""
+    validate_card(card)
+    set_metadata(model, CARD_KEY, json.dumps(card, sort_keys=True))
     return model
 
 

@@ -13,6 +13,8 @@ from typing import Dict
 
 import numpy as np
 
+from ...core.modelcard import set_metadata
+
 WEIGHTS_KEY = "airmap_weights"
 
 
@@ -38,13 +40,7 @@ def weight_map(proto, state_dict) -> Dict[str, str]:
 
 
 def attach_weight_map(proto, state_dict) -> None:
-    mapping = weight_map(proto, state_dict)
-    props = [p for p in proto.metadata_props if p.key != WEIGHTS_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(props)
-    entry = proto.metadata_props.add()
-    entry.key = WEIGHTS_KEY
-    entry.value = json.dumps(mapping, sort_keys=True)
+    set_metadata(proto, WEIGHTS_KEY, json.dumps(weight_map(proto, state_dict), sort_keys=True))
 
 
 def load_state_dict_from_onnx(path: str, model) -> None:
