@@ -3,17 +3,12 @@
 Same grid and band rules as airmap:bicubic: each cell split 3 × 3 over the same extent, all
 bands processed, band names kept, no-data cells stay no-data.
 """
-from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber)
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterNumber)
 
 from ..core.superres import SCALE, load_abpn, super_resolve
-from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
+from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
+                                   model_path)
 from .raster_method import RasterRefineAlgorithm
-
-
-def add_model_file(alg, name, description):
-    alg.addParameter(QgsProcessingParameterFile(
-        name, alg.tr(description), extension="onnx", optional=True))
 
 
 def add_tile(alg, name, description):
@@ -36,11 +31,6 @@ def conserve_choice(alg, parameters, context):
     if parameters.get("CONSERVE") is None:
         return True
     return alg.parameterAsBoolean(parameters, "CONSERVE", context)
-
-
-def model_path(alg, parameters, name, context):
-    path = alg.parameterAsFile(parameters, name, context)
-    return path or None
 
 
 def optional_int(alg, parameters, name, context):
@@ -75,7 +65,7 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_conserve(self)
 
     def refine(self, raster, parameters, context, feedback):
-        model = load_abpn(model_path(self, parameters, "MODEL", context), device_choice(self, parameters, context))
+        model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
         out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
                             conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback))

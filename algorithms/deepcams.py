@@ -6,8 +6,9 @@ inserted times computed), in the order the paper found best (time first, then sp
 from ..core.deepcams import deepcams, output_band_names
 from ..core.frame_interp import load_xvfi
 from ..core.superres import SCALE, load_abpn
-from ..provider.parameters import add_device, add_raster_input, add_raster_output, device_choice
-from .abpn import add_conserve, add_model_file, add_tile, conserve_choice, model_path, optional_int, report_model
+from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
+                                   model_path)
+from .abpn import add_conserve, add_tile, conserve_choice, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -33,8 +34,8 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
 
     def refine(self, raster, parameters, context, feedback):
         device = device_choice(self, parameters, context)
-        xvfi = load_xvfi(model_path(self, parameters, "MODEL_TIME", context), device)
-        abpn = load_abpn(model_path(self, parameters, "MODEL_SPACE", context), device)
+        xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device)
+        abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device)
         report_model(feedback, xvfi, "XVFI")
         report_model(feedback, abpn, "ABPN")
         out = deepcams(raster.data, xvfi, abpn, progress=self.progress(feedback),

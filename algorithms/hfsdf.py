@@ -11,9 +11,10 @@ from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruc
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
                                require_valid_crs, target_crs_from)
-from ..provider.parameters import add_device, add_grid_parameters, add_raster_output, device_choice
+from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, device_choice,
+                                   model_path)
 from ..provider.styling import style_on_load
-from .abpn import add_model_file, model_path, report_model
+from .abpn import report_model
 
 SURFACE_LABELS = ["root finding along the height axis (fast)", "marching cubes (the paper's read-out)"]
 MODE_LABELS = ["coded: fit a latent code of the shipped model (ONNX only)",
@@ -120,7 +121,7 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         units = self.parameterAsString(parameters, "UNITS", context) or units or ""
         decoder = None
         if mode == "coded":
-            decoder = load_decoder(model_path(self, parameters, "MODEL", context),
+            decoder = load_decoder(model_path(self, parameters, context),
                                    device_choice(self, parameters, context))
             report_model(feedback, decoder.model, "HF-SDF")
         feedback.pushInfo(f"{obs.values.size} observations -> grid of {grid.width} x {grid.height} cells of "

@@ -2,8 +2,9 @@
 urban fraction -> PM2.5 raster with PointConv + regression UNet++ (seed 004)."""
 from ..core.pointconv import predict_pm25
 from ..provider.method_inputs import (ProgressFeedback, add_covariate_parameters, add_met_station_parameters,
-                                      add_model_parameter, model_path, read_covariates, read_met_stations)
-from ..provider.parameters import add_device, add_raster_output, add_station_grid_parameters, device_choice
+                                      add_model_parameter, read_covariates, read_met_stations)
+from ..provider.parameters import (add_device, add_raster_output, add_station_grid_parameters, device_choice,
+                                   model_path)
 from .station_method import StationGridAlgorithm
 
 

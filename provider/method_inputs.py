@@ -7,11 +7,11 @@ them into the core options of ``core.station_methods`` (``covariates``, ``met_st
 between the algorithm that runs a method and the one that cross-validates it.
 """
 from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterRasterLayer)
 
 from ..core.errors import AirmapInputError
 from .layers import qgs_crs, read_raster_layer, read_stations
-from .parameters import device_choice
+from .parameters import add_model_file, device_choice, model_path
 
 # (parameter prefix, core name, layer description, field description)
 MET_LAYERS = (("RH", "rh", "Relative-humidity stations (optional, another network)", "Relative humidity field (%)"),
@@ -39,7 +39,7 @@ def add_covariate_parameters(alg):
 
 
 def add_model_parameter(alg, description=MODEL_DESCRIPTION):
-    alg.addParameter(QgsProcessingParameterFile("MODEL", alg.tr(description), extension="onnx", optional=True))
+    add_model_file(alg, "MODEL", description)
 
 
 def read_met_stations(alg, parameters, context, grid, feedback=None):
@@ -64,11 +64,6 @@ def read_covariates(alg, parameters, context, feedback=None):
         if layer is not None:
             out[name] = read_raster_layer(layer, feedback)
     return out
-
-
-def model_path(alg, parameters, context):
-    """The MODEL file, or None for the shipped model."""
-    return alg.parameterAsFile(parameters, "MODEL", context) or None
 
 
 def read_method_options(alg, parameters, context, grid, feedback=None):

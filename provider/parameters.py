@@ -1,6 +1,6 @@
 """Parameter declarations shared by several algorithms, so names and defaults never drift."""
 from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterEnum,
-                       QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterField, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
@@ -59,3 +59,13 @@ def device_choice(alg, parameters, context):
     if parameters.get("DEVICE") is None:
         return "auto"
     return DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]
+
+
+def add_model_file(alg, name="MODEL", description="Model file (.onnx; default: the shipped model)"):
+    """An optional .onnx file parameter (a user-trained model instead of the shipped one)."""
+    alg.addParameter(QgsProcessingParameterFile(name, alg.tr(description), extension="onnx", optional=True))
+
+
+def model_path(alg, parameters, context, name="MODEL"):
+    """The chosen model file, or None for the shipped model."""
+    return alg.parameterAsFile(parameters, name, context) or None
