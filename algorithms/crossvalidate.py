@@ -12,7 +12,7 @@ from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import stations_and_grid
 from ..provider.method_inputs import (add_covariate_parameters, add_met_station_parameters, add_model_parameter,
                                       read_method_options)
-from ..provider.parameters import add_device, add_grid_parameters
+from ..provider.parameters import add_device, add_grid_parameters, add_value_field
 from ..provider.tables import write_metric_rows, write_station_rows
 
 
@@ -35,9 +35,7 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
             "INPUT", self.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Measured value"), parentLayerParameterName="INPUT",
-            type=QgsProcessingParameterField.Numeric))
+        add_value_field(self, "FIELD", "Measured value", parent="INPUT")
         self.addParameter(QgsProcessingParameterEnum(
             "METHOD", self.tr("Method"), options=[METHODS[k].label for k in method_keys()], defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(

@@ -1,14 +1,13 @@
 """airmap:evaluate — score a prediction raster against a reference raster or stations."""
 from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer)
 
 from ..core.errors import AirmapInputError
-from ..core.evaluate import compare_points, compare_rasters
 from ..core.metrics import METRIC_NAMES
-from ..core.report import write_report
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import crs_string, qgs_crs, read_raster_layer, read_stations
+from ..provider.parameters import add_value_field
 from ..provider.tables import write_metric_rows
 
 
@@ -26,9 +25,7 @@ class EvaluateAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", self.tr("Reference raster"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE_POINTS", self.tr("Reference stations"), [QgsProcessing.TypeVectorPoint], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "REFERENCE_FIELD", self.tr("Reference station field"), parentLayerParameterName="REFERENCE_POINTS",
-            type=QgsProcessingParameterField.Numeric, optional=True))
+        add_value_field(self, "REFERENCE_FIELD", "Reference station field", parent="REFERENCE_POINTS", optional=True)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Metrics table"), QgsProcessing.TypeVector))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -42,6 +39,9 @@ class EvaluateAlgorithm(AirmapAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def process(self, parameters, context, feedback):
+        from ..core.evaluate import compare_points, compare_rasters  # rasterio: see provider/__init__.py
+        from ..core.report import write_report
+
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
         prediction = read_raster_layer(layer, feedback)
         ref_layer = self.parameterAsRasterLayer(parameters, "REFERENCE", context) if parameters.get("REFERENCE") else None

@@ -1,19 +1,18 @@
 """airmap:hfsdf — HF-SDF: a continuous map at any pixel size from a coarse or gappy raster or
 from station points (seed 000). Computation lives in core/hfsdf; this module reads the layer,
 builds the grid and writes the outputs."""
-from qgis.core import (QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterField, QgsProcessingParameterMapLayer,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer,
-                       QgsRectangle, QgsVectorLayer)
+from qgis.core import (QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsRectangle)
 
 from ..core.errors import AirmapInputError
 from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruct
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
                                require_valid_crs, target_crs_from)
-from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, device_choice,
-                                   model_path)
-from ..provider.styling import style_on_load
+from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,
+                                   device_choice, model_path)
+from ..provider.styling import input_name, style_on_load
 from .abpn import report_model
 
 SURFACE_LABELS = ["root finding along the height axis (fast)", "marching cubes (the paper's read-out)"]
@@ -34,8 +33,8 @@ class HfsdfAlgorithm(AirmapAlgorithm):
     HELP = ("Height-field signed distance function (Zhang et al., npj Clim Atmos Sci 2025): the map "
             "is the surface f(x, y, value) = 0 of a neural implicit function, so it can be read at "
             "any PIXEL_SIZE over any EXTENT, and gaps (no-data, clouds) are filled by the surface. "
-            "INPUT: a raster (coarse and/or with no-data gaps; BAND chooses the band) or a point "
-            "layer with a numeric FIELD. Values are scaled into a unit cube, so any units and "
+            "INPUT: a raster (coarse and/or with no-data gaps; BAND chooses the band), or leave it "
+            "empty and give STATIONS, a point layer, with its numeric FIELD. Values are scaled into a unit cube, so any units and "
             "magnitudes work; the output is in the input's units. MODE coded (default) fits the "
             "latent code of the shipped decoder, trained on the airmap simulator, with ONNX Runtime "
             "alone; MODE single-map trains a small network on this map with PyTorch. SURFACE: root "
@@ -44,11 +43,14 @@ class HfsdfAlgorithm(AirmapAlgorithm):
             "where the surface was found exactly.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterMapLayer(
-            "INPUT", self.tr("Coarse or gappy raster, or station points")))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Value field (station points only)"), parentLayerParameterName="INPUT",
-            type=QgsProcessingParameterField.Numeric, optional=True))
+        # A raster INPUT and a separate station layer: a field parameter whose parent may be a
+        # raster crashes QGIS's dialog (QgsProcessingFieldWidgetWrapper assumes a vector parent).
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "INPUT", self.tr("Coarse or gappy raster (or give station points below)"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "STATIONS", self.tr("Station points (instead of a raster)"), [QgsProcessing.TypeVectorPoint],
+            optional=True))
+        add_value_field(self, "FIELD", "Station value field", parent="STATIONS", optional=True)
         self.addParameter(QgsProcessingParameterNumber(
             "BAND", self.tr("Band (raster input)"), QgsProcessingParameterNumber.Integer, defaultValue=1,
             minValue=1, optional=True))
@@ -75,11 +77,14 @@ class HfsdfAlgorithm(AirmapAlgorithm):
                 optional=True)))
 
     # --- inputs ---------------------------------------------------------------------------
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        if bool(parameters.get("INPUT")) == bool(parameters.get("STATIONS")):
+            return False, self.tr("Give either a raster INPUT or STATIONS points (with their FIELD), not both.")
+        return super().checkParameterValues(parameters, context)
+
     def _observations(self, parameters, context, feedback):
-        layer = self.parameterAsLayer(parameters, "INPUT", context)
-        if layer is None:
-            raise AirmapInputError("No INPUT was given: choose a raster or a point layer.")
-        if isinstance(layer, QgsRasterLayer):
+        layer = self.parameterAsRasterLayer(parameters, "INPUT", context) if parameters.get("INPUT") else None
+        if layer is not None:
             raster = read_raster_layer(layer, feedback)
             band = self.parameterAsInt(parameters, "BAND", context)
             if band > raster.data.shape[0]:
@@ -91,18 +96,19 @@ class HfsdfAlgorithm(AirmapAlgorithm):
             b = raster.grid.bounds
             label = raster.band_names[band - 1] if raster.band_names else layer.name()
             return obs, raster.grid.crs, QgsRectangle(*b), raster.units, raster.grid.res[0], label
-        if isinstance(layer, QgsVectorLayer):
-            field = self.parameterAsString(parameters, "FIELD", context)
-            if not field:
-                raise AirmapInputError("Station points need a FIELD: choose the numeric field to map.")
-            crs = layer.crs()
-            require_valid_crs(crs, "The station layer")
-            stations = read_stations(layer, field, crs, context, feedback)
-            obs = Observations.from_stations(stations)
-            box = QgsRectangle(*obs.bounds)
-            box.grow(max(box.width(), box.height()) * 0.02)
-            return obs, crs_string(crs), box, None, None, field
-        raise AirmapInputError("INPUT must be a raster or a point layer.")
+        source = self.parameterAsSource(parameters, "STATIONS", context) if parameters.get("STATIONS") else None
+        if source is None:
+            raise AirmapInputError("No input was given: choose a raster as INPUT or a point layer as STATIONS.")
+        field = self.parameterAsString(parameters, "FIELD", context)
+        if not field:
+            raise AirmapInputError("STATIONS need a FIELD: choose the numeric field to map.")
+        crs = source.sourceCrs()
+        require_valid_crs(crs, "The station layer")
+        stations = read_stations(source, field, crs, context, feedback)
+        obs = Observations.from_stations(stations)
+        box = QgsRectangle(*obs.bounds)
+        box.grow(max(box.width(), box.height()) * 0.02)
+        return obs, crs_string(crs), box, None, None, field
 
     # --- run ------------------------------------------------------------------------------
     def process(self, parameters, context, feedback):
@@ -137,11 +143,13 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         feedback.pushInfo(f"fit {info['fit_seconds']:.1f} s" + (f" (loss {info['fit_loss']:.4g})" if 'fit_loss' in info else "")
                           + f", read-out {info['readout_seconds']:.1f} s ({info['queries']} queries).")
         name = f"{label} HF-SDF"
+        shown = f"{input_name(self, parameters, 'INPUT' if parameters.get('INPUT') else 'STATIONS', context, label)} HF-SDF"
         self.write_raster(out_path, result.values, grid, band_names=[name], units=units or None)
-        style_on_load(context, out_path, f"{name} [{units or 'value'}]")
+        style_on_load(context, out_path, f"{shown} [{units or 'value'}]", units=units)
         outputs = {"OUTPUT": out_path}
         if conf_path:
             self.write_raster(conf_path, result.confidence, grid, band_names=[f"{name} |f|"], units=units or None)
-            style_on_load(context, conf_path, f"{name} |f| [{units or 'value'}]")
+            style_on_load(context, conf_path, f"{shown} confidence |f| [{units or 'value'}]", units=units,
+                          below=out_path)
             outputs["CONFIDENCE"] = conf_path
         return outputs

@@ -28,7 +28,7 @@ class KrigingAlgorithm(StationGridAlgorithm):
 
     def interpolate(self, stations, grid, parameters, context, progress):
         variogram = VARIOGRAMS[self.parameterAsEnum(parameters, "VARIOGRAM", context)]
-        want_variance = bool(self.parameterAsOutputLayer(parameters, "VARIANCE_OUTPUT", context))
+        want_variance = bool(self.output_paths.get("VARIANCE_OUTPUT"))
         neighbours = self.parameterAsInt(parameters, "N_NEIGHBOURS", context) or None
         result = ordinary_kriging(stations, grid, variogram=variogram, variance=want_variance,
                                   neighbours=neighbours, progress=progress)

@@ -21,5 +21,6 @@ class RasterRefineAlgorithm(AirmapAlgorithm):
         self.write_raster(out_path, data, grid, band_names=names, units=raster.units, protect=[raster.source])
         feedback.pushInfo(f"{raster.data.shape[0]} x {raster.grid.height} x {raster.grid.width} -> "
                           f"{data.shape[0]} x {grid.height} x {grid.width}")
-        style_on_load(context, out_path, f"{layer.name()} {self.METHOD_LABEL} [{raster.units or 'value'}]")
+        style_on_load(context, out_path, f"{layer.name()} {self.METHOD_LABEL} [{raster.units or 'value'}]",
+                      units=raster.units)
         return {"OUTPUT": out_path}

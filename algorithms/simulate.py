@@ -3,8 +3,8 @@ satellite-like products, and a station network, ready to feed the other algorith
 import csv
 import os
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsCoordinateTransform, QgsFeature, QgsField,
-                       QgsFields, QgsGeometry, QgsPointXY, QgsProcessingOutputRasterLayer,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
+                       QgsProcessing, QgsProcessingContext, QgsGeometry, QgsPointXY, QgsProcessingOutputRasterLayer,
                        QgsProcessingOutputVectorLayer, QgsProcessingParameterDefinition,
                        QgsProcessingParameterExtent, QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
@@ -12,11 +12,11 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsCoordinat
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import AirmapInputError
-from ..core.evaluate import resample_to
 from ..core.grid import Grid
-from ..core.simulate import generated_grid, run_scenario
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import crs_string, read_raster_layer
+from ..provider.parameters import DEFAULT_UNITS
+from ..provider.styling import style_on_load
 
 DEFAULT_CELLS = 256
 DEFAULT_PIXEL = 5000.0
@@ -54,9 +54,9 @@ class SimulateAlgorithm(AirmapAlgorithm):
             "SEED", self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
             defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterRasterLayer(
-            "DEM", self.tr("Terrain (DEM, m; optional: generated if empty)"), optional=True))
+            "DEM", self.tr("Terrain (DEM, m; generated if empty)"), optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
-            "URBAN", self.tr("Urban fraction 0-1 or % (optional: generated if empty)"), optional=True))
+            "URBAN", self.tr("Urban fraction 0-1 or % (generated if empty)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "N_STATIONS", self.tr("Number of stations"), QgsProcessingParameterNumber.Integer,
             defaultValue=120, minValue=1))
@@ -81,6 +81,8 @@ class SimulateAlgorithm(AirmapAlgorithm):
 
     # ----------------------------------------------------------------------------------------
     def process(self, parameters, context, feedback):
+        from ..core.simulate import run_scenario  # SciPy and rasterio: see provider/__init__.py
+
         progress = self.progress(feedback)
         grid, dem, urban, inputs = self._grid_and_surface(parameters, context, feedback)
         days = self.parameterAsInt(parameters, "DAYS", context)
@@ -103,14 +105,28 @@ class SimulateAlgorithm(AirmapAlgorithm):
         feedback.pushInfo(f"Domain-mean daily PM2.5 {scenario.pm25_daily.mean():.1f} µg/m³; "
                           f"mass budget residual {abs(b['residual_pm']) / max(b['emission_pm'], 1):.2e} "
                           "of the emitted mass.")
+        self._load_on_completion(context, paths["pm25_daily"], gpkg, seed)
         progress.set(1.0)
         return {"OUTPUT_FOLDER": folder, "PM25_DAILY": paths["pm25_daily"],
                 "PM25_HOURLY": paths["pm25_hourly"], "PM25_COARSE": paths["pm25_coarse_3h"],
                 "PM25_SATELLITE": paths["pm25_satellite_daily"], "DEM_OUTPUT": paths["dem"],
                 "URBAN_OUTPUT": paths["urban"], "STATIONS": gpkg}
 
+    @staticmethod
+    def _load_on_completion(context, truth_path, stations_path, seed):
+        """From the toolbox, the daily truth (day 1 styled) and the stations go into the map."""
+        truth = QgsProcessingContext.LayerDetails(f"simulated PM2.5 seed {seed} daily truth [{DEFAULT_UNITS}]",
+                                                  context.project(), "PM25_DAILY")
+        context.addLayerToLoadOnCompletion(truth_path, truth)
+        style_on_load(context, truth_path, truth.name, units=DEFAULT_UNITS)
+        context.addLayerToLoadOnCompletion(stations_path, QgsProcessingContext.LayerDetails(
+            f"simulated stations seed {seed}", context.project(), "STATIONS"))
+
     def _grid_and_surface(self, parameters, context, feedback):
         """The simulation grid and optional DEM / urban arrays on it (see HELP)."""
+        from ..core.evaluate import resample_to
+        from ..core.simulate import generated_grid
+
         dem_layer = self.parameterAsRasterLayer(parameters, "DEM", context) if parameters.get("DEM") else None
         urban_layer = self.parameterAsRasterLayer(parameters, "URBAN", context) if parameters.get("URBAN") else None
         inputs = [layer.source() for layer in (dem_layer, urban_layer) if layer is not None]
@@ -179,6 +195,8 @@ class SimulateAlgorithm(AirmapAlgorithm):
         options.layerName = "stations"
         if os.path.exists(gpkg_path):
             os.remove(gpkg_path)
-        result = QgsVectorFileWriter.writeAsVectorFormatV2(layer, gpkg_path, context.transformContext(), options)
+        # V3 where present (QGIS >= 3.20): V2 is deprecated there and warns in the log
+        write = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3", QgsVectorFileWriter.writeAsVectorFormatV2)
+        result = write(layer, gpkg_path, context.transformContext(), options)
         if result[0] != QgsVectorFileWriter.NoError:
             raise AirmapInputError(f"Could not write {gpkg_path}: {result[1]}. Choose a writable OUTPUT_FOLDER.")

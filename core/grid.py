@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
-from affine import Affine
 
 from .errors import AirmapInputError
+
+if TYPE_CHECKING:
+    from affine import Affine
+
+
+def _affine():
+    """affine.Affine, imported when a grid is built: QGIS can then list the algorithms (whose
+    modules import this one) before the plugin's Python packages are installed."""
+    from affine import Affine
+
+    return Affine
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class Grid:
         if width * height > 200_000_000:
             raise AirmapInputError(f"The output would have {width} x {height} cells: "
                                    "choose a larger PIXEL_SIZE or a smaller EXTENT.")
-        return cls(Affine(pixel_size, 0.0, xmin, 0.0, -pixel_size, ymax), width, height, crs)
+        return cls(_affine()(pixel_size, 0.0, xmin, 0.0, -pixel_size, ymax), width, height, crs)
 
     # --- geometry -----------------------------------------------------------------------
     @property
@@ -96,16 +106,16 @@ class Grid:
         if factor < 1:
             raise AirmapInputError(f"FACTOR must be a whole number of at least 1, got {factor}.")
         t = self.transform
-        return Grid(Affine(t.a / factor, 0.0, t.c, 0.0, t.e / factor, t.f),
+        return Grid(_affine()(t.a / factor, 0.0, t.c, 0.0, t.e / factor, t.f),
                     self.width * factor, self.height * factor, self.crs)
 
     def coarsened(self, factor: int) -> "Grid":
         """Cells merged ``factor`` x ``factor`` (partial blocks at the edges dropped)."""
         factor = int(factor)
         t = self.transform
-        return Grid(Affine(t.a * factor, 0.0, t.c, 0.0, t.e * factor, t.f),
+        return Grid(_affine()(t.a * factor, 0.0, t.c, 0.0, t.e * factor, t.f),
                     self.width // factor, self.height // factor, self.crs)
 
     def window(self, row0: int, col0: int, height: int, width: int) -> "Grid":
         """The sub-grid of a window (used for tiles)."""
-        return Grid(self.transform * Affine.translation(col0, row0), width, height, self.crs)
+        return Grid(self.transform * _affine().translation(col0, row0), width, height, self.crs)

@@ -323,6 +323,8 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
         model = load_model(model_path, TASK, device=device, threads=threads)
         check_card(model.card, os.path.basename(model_path))
 
+    notes.append(f"PointConv model '{variant}' ({os.path.basename(model_path)}), ONNX Runtime provider "
+                 f"{model.provider}.")
     # Working grid from the PM2.5 station density on the requested grid.
     _, _, n_cells = rasterise_stations(stations, grid)
     work, factor = (grid, 1) if resolution == "output" else working_grid(grid, n_cells)

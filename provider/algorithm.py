@@ -16,7 +16,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import AirmapInputError, Cancelled
 from ..core.progress import Progress
-from ..core.raster_io import write_raster
+from .dependencies import missing_module_message
 
 # DRIVER:"file":variable or DRIVER:file:variable (NETCDF, HDF5, HDF4_SDS, ...)
 SUBDATASET = re.compile(r'^[A-Za-z0-9_]{2,}:"?(?P<file>[^"]+?)"?:(?P<variable>[^:"]+)$')
@@ -86,6 +86,11 @@ class AirmapAlgorithm(QgsProcessingAlgorithm):
             message = "Cancelled: no output was written."
         except AirmapInputError as exc:
             message = str(exc)
+        except ModuleNotFoundError as exc:   # a package of requirements.txt not installed yet
+            message = missing_module_message(exc, self.id())
+            if message is None:
+                self._remove_written()
+                raise
         except BaseException:
             self._remove_written()
             raise
@@ -108,6 +113,8 @@ class AirmapAlgorithm(QgsProcessingAlgorithm):
 
     def write_raster(self, path, data, grid, band_names=None, units=None, protect=()):
         """Write a GeoTIFF output and remember it, so a later failure removes it."""
+        from ..core.raster_io import write_raster
+
         written = write_raster(path, data, grid, band_names=band_names, units=units, protect=protect)
         self._written.append(written)
         return written

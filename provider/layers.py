@@ -9,7 +9,6 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import AirmapInputError
 from ..core.grid import Grid
-from ..core.raster_io import read_raster
 from ..core.stations import Stations
 
 NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
@@ -159,6 +158,8 @@ def read_raster_layer(layer, feedback=None):
     """A QGIS raster layer -> core Raster, its CRS taken from QGIS when the file has none."""
     if layer is None:
         raise AirmapInputError("No raster was given: choose a raster layer or file as INPUT.")
+    from ..core.raster_io import read_raster
+
     raster = read_raster(layer.source())
     if layer.crs().isValid() and raster.notes:
         raster.grid = Grid(raster.grid.transform, raster.grid.width, raster.grid.height, crs_string(layer.crs()))

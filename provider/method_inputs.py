@@ -14,11 +14,11 @@ from .layers import qgs_crs, read_raster_layer, read_stations
 from .parameters import add_model_file, device_choice, model_path
 
 # (parameter prefix, core name, layer description, field description)
-MET_LAYERS = (("RH", "rh", "Relative-humidity stations (optional, another network)", "Relative humidity field (%)"),
-              ("WIND", "wind_speed", "Wind-speed stations (optional, another network)", "Wind speed field (m/s)"))
+MET_LAYERS = (("RH", "rh", "Relative-humidity stations (another network allowed)", "Relative humidity field (%)"),
+              ("WIND", "wind_speed", "Wind-speed stations (another network allowed)", "Wind speed field (m/s)"))
 # (parameter name, core name, description)
-COVARIATE_RASTERS = (("DEM", "dem", "Elevation raster in m (optional)"),
-                     ("URBAN", "urban", "Urban fraction raster, 0-1 (optional)"))
+COVARIATE_RASTERS = (("DEM", "dem", "Elevation raster in m"),
+                     ("URBAN", "urban", "Urban fraction raster, 0-1"))
 MODEL_DESCRIPTION = "Model file (empty = shipped model chosen from the inputs)"
 
 

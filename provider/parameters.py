@@ -5,21 +5,60 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingPa
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
+import re
+
 from ..core.onnx_runtime import DEVICES
 
 DEFAULT_UNITS = "µg/m³"
+# Field names a value field defaults to, best first, compared without case and punctuation
+# ("PM2.5", "pm2_5" and "pm25" are one name): never a station id that happens to be numeric.
+VALUE_FIELD_NAMES = ("pm25", "pm10", "no2", "o3", "so2", "value", "concentration", "conc")
 
 
 def add_station_grid_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
     """INPUT, FIELD, EXTENT, PIXEL_SIZE, TARGET_CRS, UNITS: every station -> grid method."""
     alg.addParameter(QgsProcessingParameterFeatureSource(
         "INPUT", alg.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
-    alg.addParameter(QgsProcessingParameterField(
-        "FIELD", alg.tr(field_help), parentLayerParameterName="INPUT",
-        type=QgsProcessingParameterField.Numeric))
+    add_value_field(alg, "FIELD", field_help, parent="INPUT")
     add_grid_parameters(alg)
     alg.addParameter(QgsProcessingParameterString(
         "UNITS", alg.tr("Units of the field (for the layer name)"), defaultValue=DEFAULT_UNITS, optional=True))
+
+
+def _simple(name):
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def preferred_value_field(field_names):
+    """The field of ``field_names`` named most like a pollutant (VALUE_FIELD_NAMES), or None."""
+    by_name = {}
+    for name in field_names:
+        by_name.setdefault(_simple(name), name)
+    return next((by_name[n] for n in VALUE_FIELD_NAMES if n in by_name), None)
+
+
+def _project_value_field():
+    """The preferred value field among the point layers of the open project, else 'pm25'.
+
+    QGIS builds a new algorithm instance for each dialog, so the default follows the layers
+    the user has; a field parameter's default is a name, and a name absent from the chosen
+    layer leaves QGIS's own choice."""
+    from qgis.core import QgsProject, QgsVectorLayer, QgsWkbTypes
+
+    for layer in QgsProject.instance().mapLayers().values():
+        if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PointGeometry:
+            numeric = [f.name() for f in layer.fields() if f.isNumeric()]
+            found = preferred_value_field(numeric)
+            if found:
+                return found
+    return VALUE_FIELD_NAMES[0]
+
+
+def add_value_field(alg, name, description, parent, optional=False):
+    """A numeric field of the point layer ``parent``, defaulting to a pollutant-like name."""
+    alg.addParameter(QgsProcessingParameterField(
+        name, alg.tr(description), defaultValue=_project_value_field(), parentLayerParameterName=parent,
+        type=QgsProcessingParameterField.Numeric, optional=optional))
 
 
 def add_grid_parameters(alg):

@@ -1,14 +1,21 @@
-"""Styling of raster outputs loaded into the canvas: a perceptual colour ramp and the units
-in the layer name. Applied only when QGIS loads the output (toolbox, modeler), not in scripts."""
-from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
-                       QgsProcessingLayerPostProcessorInterface, QgsRasterBandStats, QgsRasterShader,
-                       QgsSingleBandPseudoColorRenderer, QgsStyle)
+"""Styling of raster outputs loaded into the canvas: a perceptual colour ramp, legend labels with
+a sensible precision, the input and units in the layer name, and secondary outputs (variance,
+confidence) placed below the main result and unchecked. Applied only when QGIS loads the output
+(toolbox, modeler), not in scripts."""
+import math
+import os
+
+from qgis.core import (QgsBasicNumericFormat, QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
+                       QgsLayerTreeLayer, QgsMapLayerLegendUtils, QgsProcessingLayerPostProcessorInterface,
+                       QgsProject, QgsRasterBandStats, QgsRasterShader, QgsSingleBandPseudoColorRenderer, QgsStyle)
 from qgis.PyQt.QtGui import QColor
 
 # Viridis stops: perceptually uniform and readable by colour-blind users.
 _VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
             "#6ece58", "#b5de2b", "#fde725"]
 _KEEP_ALIVE = []  # QGIS holds post-processors by pointer: keep the Python objects alive
+_WAITING_BELOW = {}  # main output path -> ids of secondary layers loaded before it
+LEGEND_DIGITS = 3    # significant figures of legend labels
 
 
 def concentration_ramp():
@@ -17,6 +24,12 @@ def concentration_ramp():
         return ramp
     stops = [QgsGradientStop(i / (len(_VIRIDIS) - 1), QColor(c)) for i, c in enumerate(_VIRIDIS[1:-1], 1)]
     return QgsGradientColorRamp(QColor(_VIRIDIS[0]), QColor(_VIRIDIS[-1]), False, stops)
+
+
+def legend_decimals(lo, hi, digits=LEGEND_DIGITS):
+    """Decimal places that show ``digits`` significant figures of the range's step."""
+    span = abs(hi - lo) or abs(hi) or 1.0
+    return int(min(12, max(0, digits - 1 - math.floor(math.log10(span / 10)))))
 
 
 def apply_concentration_style(layer, band=1):
@@ -28,6 +41,18 @@ def apply_concentration_style(layer, band=1):
         hi = lo + 1.0
     shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), QgsColorRampShader.Interpolated)
     shader_fn.classifyColorRamp(10, band)
+    decimals = legend_decimals(lo, hi)
+    items = shader_fn.colorRampItemList()
+    for item in items:
+        item.label = f"{item.value:.{decimals}f}"
+    shader_fn.setColorRampItemList(items)
+    if hasattr(shader_fn, "legendSettings"):   # QGIS >= 3.18: the continuous legend's labels
+        settings = shader_fn.legendSettings()
+        number = QgsBasicNumericFormat()
+        number.setNumberDecimalPlaces(decimals)
+        number.setShowTrailingZeros(False)
+        settings.setNumericFormat(number)
+        shader_fn.setLegendSettings(settings)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_fn)
     renderer = QgsSingleBandPseudoColorRenderer(provider, band, shader)
@@ -37,19 +62,73 @@ def apply_concentration_style(layer, band=1):
     layer.triggerRepaint()
 
 
+def _tree_node(project, layer_id):
+    return project.layerTreeRoot().findLayer(layer_id) if layer_id else None
+
+
+def label_band_with_units(project, layer, units):
+    """The legend's band line shows the units instead of GDAL's 'Band 1 (Gray)'."""
+    node = _tree_node(project, layer.id())
+    if node is not None and units:
+        QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, units)
+
+
+def place_below(project, layer_id, main_id):
+    """Move layer ``layer_id`` just below ``main_id`` in the layer tree, unchecked."""
+    node, main = _tree_node(project, layer_id), _tree_node(project, main_id)
+    if node is None or main is None:
+        return False
+    parent = main.parent()
+    index = next(i for i, child in enumerate(parent.children())
+                 if isinstance(child, QgsLayerTreeLayer) and child.layerId() == main_id)
+    moved = node.clone()
+    moved.setItemVisibilityChecked(False)
+    parent.insertChildNode(index + 1, moved)
+    node.parent().removeChildNode(node)
+    return True
+
+
+def _same_file(a, b):
+    return bool(a and b) and os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
 class ConcentrationStyler(QgsProcessingLayerPostProcessorInterface):
+    def __init__(self, path, project, units=None, below=None):
+        super().__init__()
+        self.path, self.project, self.units, self.below = path, project, units, below
+
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        if layer is not None and layer.isValid():
-            apply_concentration_style(layer)
+        if layer is None or not layer.isValid():
+            return
+        apply_concentration_style(layer)
+        project = self.project or QgsProject.instance()
+        label_band_with_units(project, layer, self.units)
+        if self.below:   # a secondary output: below its main layer, which may load before or after it
+            main = next((lyr for lyr in project.mapLayers().values() if _same_file(lyr.source(), self.below)), None)
+            if main is None or not place_below(project, layer.id(), main.id()):
+                node = _tree_node(project, layer.id())
+                if node is not None:
+                    node.setItemVisibilityChecked(False)
+                _WAITING_BELOW.setdefault(self.below, []).append(layer.id())
+        for waiting in _WAITING_BELOW.pop(self.path, []):
+            place_below(project, waiting, layer.id())
 
 
-def style_on_load(context, output_path, layer_name):
-    """If QGIS will load ``output_path`` after the run, name it and style it then."""
+def input_name(alg, parameters, name, context, fallback):
+    """The name of the layer given as ``name`` (a layer, an id or a file), for output names."""
+    value = parameters.get(name)
+    layer = alg.parameterAsLayer(parameters, name, context) if value else None
+    return layer.name() if layer is not None else fallback
+
+
+def style_on_load(context, output_path, layer_name, units=None, below=None):
+    """If QGIS will load ``output_path`` after the run, name it and style it then; ``below``:
+    the path of the main output this secondary one goes under (unchecked)."""
     if not output_path or not context.willLoadLayerOnCompletion(output_path):
         return False
     details = context.layerToLoadOnCompletionDetails(output_path)
     details.name = layer_name
-    styler = ConcentrationStyler()
+    styler = ConcentrationStyler(output_path, details.project, units, below)
     _KEEP_ALIVE.append(styler)
     details.setPostProcessor(styler)
     return True

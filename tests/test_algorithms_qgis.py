@@ -157,7 +157,7 @@ def test_output_is_styled_with_units_when_loaded_but_not_in_scripts(airmap_provi
                                                 "UNITS": "µg/m³", "OUTPUT": str(tmp_path / "l.tif")})
     layers = [l for l in project.mapLayers().values() if isinstance(l, QgsRasterLayer)]
     assert len(layers) == 1
-    assert layers[0].name() == "value IDW [µg/m³]"
+    assert layers[0].name() == "stations IDW [µg/m³]"   # <input> <method> [units]
     assert isinstance(layers[0].renderer(), QgsSingleBandPseudoColorRenderer)
     project.removeAllMapLayers()
 

@@ -68,7 +68,7 @@ def test_station_points(airmap_provider, tmp_path):
     rng = np.random.default_rng(3)
     x, y = rng.uniform(100, 110, 80), rng.uniform(30, 38, 80)
     layer = make_point_layer([(float(a), float(b), float(c)) for a, b, c in zip(x, y, smooth_field(x, y))])
-    res = run({"INPUT": layer, "FIELD": "value", "EXTENT": "100,110,30,38 [EPSG:4326]", "PIXEL_SIZE": 0.2,
+    res = run({"STATIONS": layer, "FIELD": "value", "EXTENT": "100,110,30,38 [EPSG:4326]", "PIXEL_SIZE": 0.2,
                "ITERATIONS": 3, "MAX_POINTS": 512, "OUTPUT": str(tmp_path / "st.tif")})
     with rasterio.open(res["OUTPUT"]) as ds:
         data = ds.read(1)
@@ -80,8 +80,10 @@ def test_station_points(airmap_provider, tmp_path):
 def test_bad_input_and_cancel_leave_no_output(airmap_provider, tmp_path):
     out = tmp_path / "bad.tif"
     layer = make_point_layer([(1.0, 1.0, 2.0), (2.0, 2.0, 3.0), (3.0, 1.0, 4.0)])
-    with pytest.raises(QgsProcessingException, match="FIELD"):
-        run({"INPUT": layer, "OUTPUT": str(out)})
+    with pytest.raises(QgsProcessingException, match="Field 'pm25' is not in the layer: choose one of value"):
+        run({"STATIONS": layer, "OUTPUT": str(out)})          # FIELD defaults to a pollutant name
+    with pytest.raises(QgsProcessingException, match="either a raster INPUT or STATIONS"):
+        run({"OUTPUT": str(out)})
     empty_grid = Grid.from_extent(0, 0, 10, 10, 1.0, "EPSG:3857")
     empty = str(tmp_path / "empty.tif")
     write_raster(empty, np.full((10, 10), np.nan, np.float32), empty_grid)
@@ -89,6 +91,8 @@ def test_bad_input_and_cancel_leave_no_output(airmap_provider, tmp_path):
         run({"INPUT": raster_layer(empty), "OUTPUT": str(out)})
     ok = str(tmp_path / "ok.tif")
     write_raster(ok, np.random.default_rng(0).random((10, 10)).astype(np.float32), empty_grid)
+    with pytest.raises(QgsProcessingException, match="either a raster INPUT or STATIONS"):
+        run({"INPUT": ok, "STATIONS": layer, "FIELD": "value", "OUTPUT": str(out)})
     with pytest.raises(QgsProcessingException, match="BAND"):
         run({"INPUT": ok, "BAND": 3, "OUTPUT": str(out)})   # a file path works too
     with pytest.raises(QgsProcessingException, match="does not overlap"):

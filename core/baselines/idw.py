@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..errors import AirmapInputError
 from ..grid import Grid
@@ -31,6 +30,8 @@ def idw_at(stations: Stations, x: np.ndarray, y: np.ndarray, power: float = 2.0,
         raise AirmapInputError(f"POWER must be positive, got {power}.")
     if radius is not None and radius <= 0:
         raise AirmapInputError(f"SEARCH_RADIUS must be positive (or unset), got {radius}.")
+    from scipy.spatial import cKDTree  # here, not at the top: the package's constants load without SciPy
+
     progress = ensure(progress)
     pts = np.column_stack([stations.x, stations.y])
     tree = cKDTree(pts)
