@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The repository is the plugin package: expose it as `airmap` whatever the clone is called.
 RUN := PYTHONPATH=$(CURDIR)/.pkg QT_QPA_PLATFORM=offscreen PYTHONUNBUFFERED=1 $(PY)
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test bench clean-venv package
 
 setup: $(STAMP) .pkg/airmap
 
@@ -39,6 +39,16 @@ test: setup
 
 bench: setup
 	$(RUN) -m airmap.bench.run
+
+# The zip a user installs (Plugins > Manage and Install Plugins > Install from ZIP): the plugin's
+# tracked files and .onnx models; no tests, bench, docs, CI, torch checkpoints or dev files.
+PACKAGE_EXCLUDE := ^(tests|bench|docs|\.ci)/|\.pt$$|^(Makefile|pytest\.ini|\.gitignore|demo\.py)$$
+package:
+	@mkdir -p dist && rm -f dist/airmap.zip
+	git ls-files | grep -Ev '$(PACKAGE_EXCLUDE)' | python3 -c "import sys, zipfile; \
+	  z = zipfile.ZipFile('dist/airmap.zip', 'w', zipfile.ZIP_DEFLATED); \
+	  [z.write(p, 'airmap/' + p) for p in sys.stdin.read().split()]; z.close()"
+	@echo "dist/airmap.zip: QGIS > Plugins > Manage and Install Plugins > Install from ZIP"
 
 clean-venv:
 	rm -rf $(VENV) .pkg

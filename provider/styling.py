@@ -100,9 +100,9 @@ class ConcentrationStyler(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
         if layer is None or not layer.isValid():
             return
-        apply_concentration_style(layer)
         project = self.project or QgsProject.instance()
-        label_band_with_units(project, layer, self.units)
+        label_band_with_units(project, layer, self.units)   # before the renderer: its change rebuilds the legend
+        apply_concentration_style(layer)
         if self.below:   # a secondary output: below its main layer, which may load before or after it
             main = next((lyr for lyr in project.mapLayers().values() if _same_file(lyr.source(), self.below)), None)
             if main is None or not place_below(project, layer.id(), main.id()):

@@ -4,8 +4,7 @@ import re
 
 from helpers import REPO
 
-REQUIRED_METADATA = ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
-                     "repository")
+REQUIRED_METADATA = ("name", "qgisMinimumVersion", "description", "about", "version", "author")
 
 
 def test_metadata_has_required_fields_and_declares_a_processing_provider():
