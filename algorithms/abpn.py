@@ -40,7 +40,7 @@ def optional_int(alg, parameters, name, context):
 
 
 def report_model(feedback, model, what):
-    feedback.pushInfo(f"{what}: {model.card['name']} ({model.path}), running on {model.provider}")
+    feedback.pushInfo(f"{what}: {model.card['name']} ({model.path}), ONNX Runtime provider {model.provider}")
 
 
 class AbpnAlgorithm(RasterRefineAlgorithm):

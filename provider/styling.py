@@ -15,7 +15,7 @@ _VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#
             "#6ece58", "#b5de2b", "#fde725"]
 _KEEP_ALIVE = []  # QGIS holds post-processors by pointer: keep the Python objects alive
 _WAITING_BELOW = {}  # main output path -> ids of secondary layers loaded before it
-LEGEND_DIGITS = 3    # significant figures of legend labels
+LEGEND_CLASSES = 10  # colour-ramp classes, and so legend labels
 
 
 def concentration_ramp():
@@ -26,10 +26,11 @@ def concentration_ramp():
     return QgsGradientColorRamp(QColor(_VIRIDIS[0]), QColor(_VIRIDIS[-1]), False, stops)
 
 
-def legend_decimals(lo, hi, digits=LEGEND_DIGITS):
-    """Decimal places that show ``digits`` significant figures of the range's step."""
+def legend_decimals(lo, hi, classes=LEGEND_CLASSES):
+    """Decimal places that show the first significant digit of the step between ``classes``
+    legend classes over lo..hi (126.5 µg/m³ not 126.512345, but 3.4e-05 mol/m² not 0)."""
     span = abs(hi - lo) or abs(hi) or 1.0
-    return int(min(12, max(0, digits - 1 - math.floor(math.log10(span / 10)))))
+    return int(min(12, max(0, -math.floor(math.log10(span / classes)))))
 
 
 def apply_concentration_style(layer, band=1):
@@ -40,7 +41,7 @@ def apply_concentration_style(layer, band=1):
     if not hi > lo:
         hi = lo + 1.0
     shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), QgsColorRampShader.Interpolated)
-    shader_fn.classifyColorRamp(10, band)
+    shader_fn.classifyColorRamp(LEGEND_CLASSES, band)
     decimals = legend_decimals(lo, hi)
     items = shader_fn.colorRampItemList()
     for item in items:
