@@ -31,9 +31,9 @@ DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "
                                               "hfsdf.onnx"))
 READOUT_BLOCK = 262144  # pixels per root-finding block: bounds memory for any output size
 TORCH_HINT = ("Single-map mode trains a network with PyTorch, which is not installed in QGIS's Python. "
-              "Install the CPU build with: python -m pip install torch==2.13.0 --index-url "
-              "https://download.pytorch.org/whl/cpu (see requirements-torch.txt), then restart QGIS; "
-              "or choose MODE 'coded', which needs only the shipped ONNX model.")
+              "In QGIS use Plugins > airmap > Install PyTorch (training and fine-tuning); outside QGIS, "
+              "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
+              "(see requirements-torch.txt); or choose MODE 'coded', which needs only the shipped ONNX model.")
 
 
 @dataclass
