@@ -52,12 +52,13 @@ def cams_geotiff(path):
     return path
 
 
-def run_desktop(tmp_path, mode, pythonpath, blocked="", timeout=240):
-    """Start qgis under Xvfb with a fresh profile and the session script; return its result."""
+def run_desktop(tmp_path, mode, pythonpath, blocked="", timeout=240, plugin=REPO):
+    """Start qgis under Xvfb with a fresh profile holding ``plugin`` (a folder) and the session
+    script; return its result and output folder."""
     profiles = tmp_path / "profiles"          # QGIS keeps a profile in <profiles-path>/profiles/<name>
     profile = profiles / "profiles" / "airmap"
     (profile / "python" / "plugins").mkdir(parents=True)
-    (profile / "python" / "plugins" / "airmap").symlink_to(REPO, target_is_directory=True)
+    (profile / "python" / "plugins" / "airmap").symlink_to(plugin, target_is_directory=True)
     (profile / "QGIS").mkdir()
     (profile / "QGIS" / "QGIS3.ini").write_text(SETTINGS)
     out = tmp_path / "out"
@@ -66,7 +67,8 @@ def run_desktop(tmp_path, mode, pythonpath, blocked="", timeout=240):
     env.update(HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path / "run"), PYTHONPATH=pythonpath,
                AIRMAP_BLOCK_MODULES=blocked, AIRMAP_GUI_OUT=str(out), AIRMAP_GUI_MODE=mode,
                AIRMAP_GUI_POINTS=CSV_URI, AIRMAP_GUI_GEOTIFF=str(cams_geotiff(tmp_path / "cams_pm25.tif")),
-               AIRMAP_GUI_NETCDF=str(SHARED_DATA / "cams_pm25_0p75_20191231.nc"), OMP_NUM_THREADS="1")
+               AIRMAP_GUI_NETCDF=str(SHARED_DATA / "cams_pm25_0p75_20191231.nc"),
+               AIRMAP_GUI_MODEL=str(REPO / "models" / "pointconv" / "pointconv_pm25.onnx"), OMP_NUM_THREADS="1")
     os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
     command = [XVFB_RUN, "-a", "-s", "-screen 0 1280x860x24", QGIS, "--profiles-path", str(profiles),
                "--profile", "airmap", "--nologo", "--noversioncheck", "--code", str(SESSION)]
@@ -111,6 +113,8 @@ def test_every_dialog_and_two_runs_in_the_real_desktop(tmp_path):
     assert result["dialogs"]["airmap:kriging"]["FIELD"] == "pm25"          # not site_id, the first number
     assert result["dialogs"]["airmap:hfsdf"]["INPUT"] == ["cams geotiff", "cams netcdf"]
     assert result["dialogs"]["airmap:hfsdf"]["FIELD"] == "pm25"
+    assert result["dialogs"]["airmap:pointconv"]["MODEL"].endswith("pointconv_pm25.onnx")   # other inputs set too
+    assert "EPSG:3857" in result["dialogs"]["airmap:idw"]["TARGET_CRS"]
     layers = result["layers"]
     main, variance = layers["cnemc kriging [µg/m³]"], layers["cnemc kriging variance [(µg/m³)²]"]
     assert main["pseudocolor"] and main["visible"]

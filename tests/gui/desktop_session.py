@@ -3,7 +3,8 @@
 Environment: AIRMAP_GUI_OUT (folder for steps.log, result.json and screenshots),
 AIRMAP_GUI_MODE ('full': dialogs, runs, screenshots; 'nopackages': the install offer only;
 'install': click "Install dependencies", wait, then run kriging and PointConv from their
-dialogs), AIRMAP_GUI_POINTS / AIRMAP_GUI_GEOTIFF / AIRMAP_GUI_NETCDF (layer sources).
+dialogs), AIRMAP_GUI_POINTS / AIRMAP_GUI_GEOTIFF / AIRMAP_GUI_NETCDF (layer sources), AIRMAP_GUI_MODEL
+(an .onnx file for the model-file inputs).
 Every step is appended to steps.log first, so a crash names the step it died in. The script
 ends QGIS itself (os._exit) once result.json is written.
 """
@@ -92,6 +93,10 @@ def compatible(param, layers):
     return []
 
 
+# Values for the other inputs a user sets in the dialogs (layers come from compatible()).
+OTHER_VALUES = {"extent": "70,136,15,55 [EPSG:4326]", "crs": "EPSG:3857", "file": os.environ.get("AIRMAP_GUI_MODEL")}
+
+
 def set_value(wrapper, value, context):
     if hasattr(wrapper, "setParameterValue"):
         wrapper.setParameterValue(value, context)
@@ -99,12 +104,14 @@ def set_value(wrapper, value, context):
         wrapper.setValue(value)
 
 
-def exercise_dialog(alg_id, layers, screenshot=None):
-    """Open the dialog with each compatible layer chosen in each input; read the field defaults."""
+def exercise_dialog(alg_id, layers, active, screenshot=None):
+    """Open the dialog (``active`` the project's active layer, which dialogs preselect), choose
+    each compatible layer in each input, set the other inputs; read the field defaults."""
     import processing
     from qgis.core import QgsProcessingContext
 
-    step(f"dialog {alg_id}: open")
+    iface.setActiveLayer(active)
+    step(f"dialog {alg_id}: open with {active.name()} active")
     dialog = processing.createAlgorithmDialog(alg_id)
     dialog.show()
     wait(150)
@@ -119,6 +126,11 @@ def exercise_dialog(alg_id, layers, screenshot=None):
             set_value(wrapper, layer, context)
             QCoreApplication.processEvents()
             seen.setdefault(param.name(), []).append(layer.name())
+        if param.type() in OTHER_VALUES and wrapper is not None:
+            step(f"dialog {alg_id}: {param.name()} <- {OTHER_VALUES[param.type()]}")
+            set_value(wrapper, OTHER_VALUES[param.type()], context)
+            QCoreApplication.processEvents()
+            seen[param.name()] = wrapper.parameterValue() if hasattr(wrapper, "parameterValue") else None
         if param.type() == "field":
             parent = param.parentLayerParameterName()
             value = wrapper.parameterValue() if hasattr(wrapper, "parameterValue") else None
@@ -274,7 +286,9 @@ def main():
     if MODE == "full":
         toolbox_screenshot()
         for alg_id in RESULT["algorithms"]:
-            exercise_dialog(alg_id, layers, screenshot="dialog.png" if alg_id == "airmap:kriging" else None)
+            for active in (layers["geotiff"], layers["netcdf"], layers["points"]):   # the hfsdf crash: a raster active
+                exercise_dialog(alg_id, layers, active, screenshot="dialog.png" if alg_id == "airmap:kriging"
+                                and active is layers["points"] else None)
     points = layers["points"]
     run_and_load("airmap:kriging", {"INPUT": points, "FIELD": "pm25", "PIXEL_SIZE": 0.25,
                                     "OUTPUT": "TEMPORARY_OUTPUT", "VARIANCE_OUTPUT": "TEMPORARY_OUTPUT"})
