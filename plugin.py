@@ -1,5 +1,6 @@
 """The airmap plugin in QGIS desktop: registers the Processing provider and, when QGIS's Python
 lacks airmap's packages, offers to install them (message bar and Plugins menu)."""
+import importlib
 import os
 
 from qgis.core import Qgis, QgsApplication
@@ -110,6 +111,7 @@ class AirmapPlugin:
 
         task, self.task = self.task, None
         deps.activate(profile_dir())
+        importlib.invalidate_caches()   # the folder may have been on sys.path already, now refilled
         still = deps.missing_packages(deps.PACKAGE_SETS[kind][0])
         if ok and not still:
             message = (f"Installed into {deps.site_dir(profile_dir(), kind)}: "

@@ -194,7 +194,7 @@ def pip_environment(environ=None):
     """The environment of the pip run: the user's, but never a user-site install (pip refuses
     --user with --target) and never the user's site-packages shadowing pip's own modules."""
     env = dict(os.environ if environ is None else environ)
-    env.update(PIP_USER="0", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1")
+    env.update(PIP_USER="0", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
     return env
 
 

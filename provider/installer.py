@@ -23,7 +23,11 @@ class PipInstallTask(QgsTask):
     """Installs the ``missing`` import names of package set ``kind`` into the profile's folder."""
 
     def __init__(self, kind, missing, python, target):
-        super().__init__(f"airmap: installing {', '.join(missing)}", QgsTask.CanCancel)
+        packages = ", ".join(deps.PACKAGE_SETS[kind][0][m][0] for m in missing)
+        flags = QgsTask.CanCancel
+        if hasattr(QgsTask, "Silent"):   # newer QGIS: the plugin's message bar says how it ended
+            flags |= QgsTask.Silent
+        super().__init__(f"airmap: installing {packages}", flags)
         self.kind, self.missing, self.python, self.target = kind, missing, python, target
         self.error = ""
 
@@ -60,13 +64,15 @@ class PipInstallTask(QgsTask):
             command = deps.pip_command(self.python, fresh, requirements, constraints, kind=self.kind)
             log("Running: " + " ".join(f'"{c}"' if " " in c else c for c in command))
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env=deps.pip_environment(), **deps.subprocess_flags())
+                                    encoding="utf-8", errors="replace", env=deps.pip_environment(),
+                                    **deps.subprocess_flags())
             steps, last = 0, ""
             for line in proc.stdout:
                 line = line.rstrip()
                 if not line:
                     continue
                 log(line, Qgis.Warning if line.startswith(("ERROR", "WARNING")) else Qgis.Info)
+                # the reason shown to the user: pip's last ERROR line, else its last line
                 last = line if line.startswith("ERROR") or not last.startswith("ERROR") else last
                 if line.startswith(("Collecting", "Downloading", "Using cached", "Processing")):
                     steps += 1

@@ -213,3 +213,38 @@ def test_installer_command_installs_into_a_target_from_a_local_wheel_folder(tmp_
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     check = subprocess.run(check.args, capture_output=True, text=True, timeout=60)
     assert check.stdout.split() == ["1.0", "3.0"], check.stderr
+
+
+def test_install_action_runs_pip_in_a_task_and_activates_the_folder(tmp_path):
+    """The plugin's install() end to end in QGIS (no GUI): the background task runs pip on a
+    package set of local wheels, swaps the folder in, puts it on sys.path and the import works."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "airmap_probe", "1.0")
+    (tmp_path / "probe-requirements.txt").write_text("airmap_probe==1.0\n")
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from qgis.core import QgsApplication
+        app = QgsApplication([], False)
+        app.initQgis()
+        from airmap.provider import dependencies as deps, installer
+        installer.profile_dir = lambda: {str(tmp_path / 'profile')!r}
+        deps.PACKAGE_SETS['probe'] = ({{'airmap_probe': ('airmap_probe',)}}, {str(tmp_path / 'probe-requirements.txt')!r}, 'probe')
+        import airmap
+        plugin = airmap.classFactory(None)
+        task = plugin.install('probe')
+        deadline = time.time() + 120
+        while plugin.task is not None and time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.05)
+        import airmap_probe
+        print('VERSION', airmap_probe.VERSION, airmap_probe.__file__)
+        print('MISSING', deps.missing_modules({{'airmap_probe': ()}}))
+    """)
+    env = blocked_env(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels), PIP_CONFIG_FILE=os.devnull)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    target = tmp_path / "profile" / "airmap" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "probe"
+    assert f"VERSION 1.0 {target / 'airmap_probe' / '__init__.py'}" in proc.stdout
+    assert "MISSING []" in proc.stdout
+    assert not (target.parent / "probe.new").exists()

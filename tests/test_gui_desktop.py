@@ -131,6 +131,7 @@ def test_desktop_without_the_packages_registers_the_provider_and_offers_the_inst
     assert result["problems"] == []
     assert result["algorithms"] == sorted(f"airmap:{c.ALG_ID}" for c in discover_algorithms()[0])
     assert result["install_offer"] and "rasterio" in result["install_offer"]
+    assert sorted(result["dialogs"]) == result["algorithms"]
     airmap_log = result["log_panel"].get("airmap", "")
     assert "needs these Python packages" in airmap_log and "Install dependencies" in airmap_log
     assert not any("Couldn't load plugin" in m[2] for m in result["messages"])

@@ -260,6 +260,9 @@ def main():
     if MODE == "nopackages":
         wait(300)
         shot(iface.mainWindow(), "nopackages.png")
+        layers = load_layers()
+        for alg_id in RESULT["algorithms"]:   # the dialogs open and fill without the packages too
+            exercise_dialog(alg_id, layers, layers["geotiff"])
         return
     if MODE == "install":
         if button is None:
@@ -304,6 +307,7 @@ def finish():
     except Exception:
         problem("script error: " + traceback.format_exc())
     try:
+        RESULT["message_bar"] = [item.text() if hasattr(item, "text") else "" for item in iface.messageBar().items()]
         RESULT["log_panel"] = log_panel_text()
         with open(os.path.join(OUT, "result.json"), "w", encoding="utf-8") as fh:
             json.dump(RESULT, fh, indent=1, ensure_ascii=False, default=str)
