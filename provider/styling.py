@@ -68,10 +68,11 @@ def _tree_node(project, layer_id):
 
 
 def label_band_with_units(project, layer, units):
-    """The legend's band line shows the units instead of GDAL's 'Band 1 (Gray)'."""
+    """The legend's band line shows the units (else the band's name) instead of GDAL's
+    colour interpretation: 'Band 1: pm25 kriging (Gray)'."""
     node = _tree_node(project, layer.id())
-    if node is not None and units:
-        QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, units)
+    if node is not None:
+        QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, units or layer.bandName(1))
 
 
 def place_below(project, layer_id, main_id):

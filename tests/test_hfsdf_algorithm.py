@@ -45,6 +45,14 @@ def test_tropomi_gaps_filled_at_finer_pixels(airmap_provider, shared_data, tmp_p
         assert c.shape == data.shape and (c >= 0).all() and np.median(c) < 0.01 * np.ptp(src[valid])
 
 
+def test_netcdf_subdataset_string_as_input(airmap_provider, shared_data, tmp_path):
+    """As airmap:bicubic takes it: the raster INPUT accepts a 'NETCDF:"file":variable' string."""
+    uri = netcdf_uri(str(shared_data / "tropomi_no2_nl_20211217T114745.nc"), NO2)
+    res = run({"INPUT": uri, "PIXEL_SIZE": 0.2, "ITERATIONS": 2, "MAX_POINTS": 256, "OUTPUT": str(tmp_path / "s.tif")})
+    with rasterio.open(res["OUTPUT"]) as ds:
+        assert ds.crs.to_epsg() == 4326 and np.isfinite(ds.read(1)).all()
+
+
 def test_cams_region_at_any_pixel_size(airmap_provider, shared_data, tmp_path):
     uri = netcdf_uri(str(shared_data / "cams_pm25_0p75_20191231.nc"), "pm25")
     res = run({"INPUT": raster_layer(uri), "BAND": 2, "EXTENT": "100,112,25,37 [EPSG:4326]",
