@@ -34,7 +34,8 @@ class HfsdfAlgorithm(AirmapAlgorithm):
             "is the surface f(x, y, value) = 0 of a neural implicit function, so it can be read at "
             "any PIXEL_SIZE over any EXTENT, and gaps (no-data, clouds) are filled by the surface. "
             "INPUT: a raster (coarse and/or with no-data gaps; BAND chooses the band), or leave it "
-            "empty and give STATIONS, a point layer, with its numeric FIELD. Values are scaled into a unit cube, so any units and "
+            "empty and give STATIONS, a point layer, with its numeric FIELD. Values are scaled into "
+            "a unit cube, so any units and "
             "magnitudes work; the output is in the input's units. MODE coded (default) fits the "
             "latent code of the shipped decoder, trained on the airmap simulator, with ONNX Runtime "
             "alone; MODE single-map trains a small network on this map with PyTorch. SURFACE: root "
@@ -143,7 +144,8 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         feedback.pushInfo(f"fit {info['fit_seconds']:.1f} s" + (f" (loss {info['fit_loss']:.4g})" if 'fit_loss' in info else "")
                           + f", read-out {info['readout_seconds']:.1f} s ({info['queries']} queries).")
         name = f"{label} HF-SDF"
-        shown = f"{input_name(self, parameters, 'INPUT' if parameters.get('INPUT') else 'STATIONS', context, label)} HF-SDF"
+        given = "INPUT" if parameters.get("INPUT") else "STATIONS"
+        shown = f"{input_name(self, parameters, given, context, label)} HF-SDF"
         self.write_raster(out_path, result.values, grid, band_names=[name], units=units or None)
         style_on_load(context, out_path, f"{shown} [{units or 'value'}]", units=units)
         outputs = {"OUTPUT": out_path}

@@ -41,7 +41,10 @@ class StationGridAlgorithm(AirmapAlgorithm):
             secondary = key != "OUTPUT"
             label = f"{field} {self.METHOD_LABEL}" + (" variance" if secondary else "")
             self.write_raster(path, array, grid, band_names=[label], units=units)
-            style_on_load(context, path, f"{name} variance [({units})²]" if secondary else f"{name} [{units}]",
-                          units=f"({units})²" if secondary else units, below=self.output_paths["OUTPUT"] if secondary else None)
+            if secondary:   # e.g. the kriging variance: below the result, unchecked
+                style_on_load(context, path, f"{name} variance [({units})²]", units=f"({units})²",
+                              below=self.output_paths["OUTPUT"])
+            else:
+                style_on_load(context, path, f"{name} [{units}]", units=units)
             outputs[key] = path
         return outputs
