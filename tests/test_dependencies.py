@@ -266,3 +266,23 @@ def test_install_action_runs_pip_in_a_task_and_activates_the_folder(tmp_path):
     assert f"VERSION 1.0 {target / 'airmap_probe' / '__init__.py'}" in proc.stdout
     assert "MISSING []" in proc.stdout
     assert not (target.parent / "probe.new").exists()
+
+
+def test_every_third_party_import_of_the_plugin_code_is_a_runtime_requirement():
+    """A package imported by core/, algorithms/ or provider/ must be one the installer installs
+    (onnx is needed only to export models, torch only to train: both live behind models/)."""
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {"qgis", "processing", "airmap", "onnx", "torch"} | set(deps.RUNTIME)
+    unknown = set()
+    for folder in ("core", "algorithms", "provider"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module]
+                else:
+                    continue
+                unknown |= {f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] not in allowed}
+    assert unknown == set()
