@@ -12,14 +12,15 @@ from typing import Tuple
 import numpy as np
 
 from ..core.timeseries import beijing
+from ..core.timeseries.normalise import series_normalisation
 
 SCALE = 100.0              # ug/m3 -> network units (PM2.5 in Beijing: 0 .. ~600)
 MASK_SHARE = (0.25, 0.6)   # share of a subgraph's nodes hidden per sample
 MIN_NODES = 10             # smallest random subgraph
 
 
-def normalisation_card() -> dict:
-    return {"kind": "scale", "scale": SCALE, "note": "network value = concentration / scale; unknown = 0"}
+def normalisation_card(kind: str = "scale") -> dict:
+    return series_normalisation(kind, SCALE)
 
 
 @dataclass

@@ -12,9 +12,9 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import AirmapInputError
 from ..progress import Progress, ensure
 from . import graphs
+from .normalise import window_divisor
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "models")
 TARGET_BATCH = 64   # targets per graph beside the stations
@@ -50,10 +50,6 @@ class SeriesModel:
     advection: bool = True  # SPIN only: False = diffusion kernel only
 
     @property
-    def scale(self) -> float:
-        return float(self.card["normalisation"]["scale"])
-
-    @property
     def window(self) -> Tuple[int, int]:
         w = self.card["window"]
         return int(w["length"]), int(w["keep"])
@@ -63,7 +59,8 @@ class SeriesModel:
         """(N, t) estimates for one window; ``values`` NaN where unknown. ``stations`` marks the
         nodes that are stations (IGNNK's kernel width comes from the distances between them)."""
         observed = np.isfinite(values)
-        z = np.where(observed, values / self.scale, 0.0).astype(np.float32)
+        scale = window_divisor(self.card["normalisation"], values)
+        z = np.where(observed, values / scale, 0.0).astype(np.float32)
         if self.task == "spin":
             cfg = self.card["graph"]
             a_diff, a_adv = graphs.spin_supports(lon, lat, observed, u, v, cfg["sigma_km"], cfg["cutoff_km"],
@@ -80,7 +77,7 @@ class SeriesModel:
             sigma = graphs.ignnk_sigma(lon, lat, stations) * float(self.card["graph"]["sigma_scale"])
             a = graphs.ignnk_support(lon, lat, observed.any(axis=1), sigma)
             out = self.onnx.run({"x": z[None], "a": a[None]})[0][0][:, :t]
-        return out * self.scale
+        return out * scale
 
 
 def load_series_model(task: str, path: Optional[str] = None, device: str = "auto",
@@ -121,8 +118,3 @@ def infer_at_targets(model: SeriesModel, lon, lat, values: np.ndarray, u: np.nda
             progress.check()
         progress.set((k + 1) / len(windows))
         yield slice(k0, k1), out
-
-
-def require_model_window(model: SeriesModel, total: int) -> None:
-    if total < 2:
-        raise AirmapInputError("The chosen period holds a single time step: widen START/END.")

@@ -31,7 +31,7 @@ def batch(data, rng, window: int, size: int):
         lon, lat = data.lon[pick], data.lat[pick]
         sigma = graphs.ignnk_sigma(lon, lat, ~hidden) * SIGMA_SCALE
         a = graphs.ignnk_support(lon, lat, np.isfinite(inp).any(axis=1), sigma)
-        parts.append((np.nan_to_num(inp) / node_masking.SCALE, a, truth / node_masking.SCALE))
+        parts.append((np.nan_to_num(inp) / node_masking.SCALE, a, truth / node_masking.SCALE))  # IGNNK: fixed scale
     return [torch.from_numpy(np.stack(p).astype(np.float32)) for p in zip(*parts)]
 
 

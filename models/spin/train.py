@@ -14,17 +14,19 @@ import numpy as np
 import torch
 
 from ...core.timeseries import graphs
+from ...core.timeseries.normalise import window_divisor
 from .. import node_masking
 from ..training_loop import add_run_arguments, describe, fit, optimiser_budget, reproduce_command, start_run
 from .losses import spin_loss
 from .net import SPIN, InitHead
 
 SIGMA_KM = 20.0      # diffusion kernel width: a few inter-station spacings of a city network
-CUTOFF_KM = 60.0     # no edge beyond 3 sigma
+CUTOFF_KM = 3 * SIGMA_KM  # no edge beyond 3 sigma
 NO_WIND_SHARE = 0.2  # samples trained without the advection kernel, so the fallback is learned
 
 
-def batch(data, rng, length: int, size: int):
+def batch(data, rng, length: int, size: int, normalisation: dict, sigma_km: float = SIGMA_KM,
+          cutoff_km: float = CUTOFF_KM):
     """Tensors of one batch: value, observed, wind, a_diff, a_adv, truth, hidden (normalised)."""
     n = node_masking.subgraph_size(data, rng)
     parts = []
@@ -33,9 +35,10 @@ def batch(data, rng, length: int, size: int):
         observed = np.isfinite(inp)
         advection = rng.random() >= NO_WIND_SHARE
         a_diff, a_adv = graphs.spin_supports(data.lon[pick], data.lat[pick], observed, wind[0], wind[1],
-                                             SIGMA_KM, CUTOFF_KM, advection)
-        parts.append((np.where(observed, inp, 0.0) / node_masking.SCALE, observed, np.moveaxis(wind, 0, -1),
-                      a_diff, a_adv, truth / node_masking.SCALE, np.repeat(hidden[:, None], length, 1)))
+                                             sigma_km, cutoff_km, advection)
+        scale = window_divisor(normalisation, inp)
+        parts.append((np.where(observed, inp, 0.0) / scale, observed, np.moveaxis(wind, 0, -1),
+                      a_diff, a_adv, truth / scale, np.repeat(hidden[:, None], length, 1)))
     return [torch.from_numpy(np.stack(p).astype(np.float32)) for p in zip(*parts)]
 
 
@@ -48,9 +51,11 @@ def train(args: argparse.Namespace) -> str:
     describe(model, config, say)
     head = InitHead(args.channels)
     trained = torch.nn.ModuleDict({"spin": model, "init_head": head})
+    normalisation = node_masking.normalisation_card(args.norm)
 
     def step_loss(step):
-        value, observed, wind, a_diff, a_adv, truth, hidden = batch(data, rng, args.window, args.batch)
+        value, observed, wind, a_diff, a_adv, truth, hidden = batch(data, rng, args.window, args.batch, normalisation,
+                                                                    args.sigma_km, args.cutoff_sigmas * args.sigma_km)
         init, h = model.encode(value, observed, wind, a_diff, a_adv)
         estimate, first = model.decode(init, h, a_diff, a_adv), head(init, h)
         return spin_loss(estimate, first, truth, hidden)
@@ -69,9 +74,9 @@ def train(args: argparse.Namespace) -> str:
     }
     path = os.path.join(args.out, "spin.pt")
     torch.save({"config": config, "state_dict": model.state_dict(), "training": record,
-                "graph": {"sigma_km": SIGMA_KM, "cutoff_km": CUTOFF_KM},
+                "graph": {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km},
                 "window": {"length": args.window, "keep": args.window // 2},
-                "normalisation": node_masking.normalisation_card()}, path)
+                "normalisation": normalisation}, path)
     say(f"wrote {path}")
     return path
 
@@ -83,6 +88,9 @@ def main(argv=None):
     ap.add_argument("--window", type=int, default=48)
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
+    ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
+    ap.add_argument("--norm", choices=("scale", "window_mean"), default="window_mean")
     train(ap.parse_args(argv))
 
 
