@@ -33,7 +33,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
             optional=True))
         add_grid_parameters(self)
         self.addParameter(QgsProcessingParameterRasterLayer(
-            "AOD", self.tr("AOD raster stack (used only when fine-tuning; ignored at inference)"), optional=True))
+            "AOD", self.tr("AOD raster stack (a training-loss term only; ignored at inference)"), optional=True))
         add_model_file(self)
         add_device(self)
         add_series_sink_parameter(self, "OUTPUT_POINTS", "Inferred series at the targets (long format)")
@@ -69,8 +69,8 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
             for note in coverage_note(wind, series.ids):
                 feedback.pushInfo(note)
         if parameters.get("AOD"):
-            feedback.pushInfo("AOD constrains SPIN's gradients during fine-tuning only (models/spin/train.py); "
-                              "inference does not use it, so it was ignored.")
+            feedback.pushInfo("AOD is never an input: it only constrains the map's gradients in SPIN's training loss "
+                              "(models/spin/losses.py), so this run ignored it.")
         n_points = 0 if targets is None else len(targets[0])
         sink = None
         if want_points:

@@ -129,3 +129,22 @@ def test_spin_infers_a_hidden_station_on_the_plume_better_with_advection():
         errors[method] = np.abs(pred - series.values[hidden]).mean()
     assert errors["spin"] < errors["spin_diffusion"]
     assert methods.METHODS["spin_diffusion"].advection is False
+
+
+def test_aod_gradient_term_is_zero_only_when_gradients_follow_the_aod():
+    torch = pytest.importorskip("torch")
+    from airmap.models.spin.losses import aod_gradient_loss, spin_loss
+
+    aod = torch.tensor([[[0.1, 0.2], [0.3, 0.5], [0.6, 0.4]]])            # (1, 3 nodes, 2 hours)
+    near = torch.ones(1, 3, 3)
+    follows = 40.0 + 100.0 * aod                                           # same shape, other units
+    against = 40.0 - 100.0 * aod
+    assert float(aod_gradient_loss(follows, aod, near)) < 1e-4
+    assert float(aod_gradient_loss(against, aod, near)) > 0.5
+    gap = aod.clone()
+    gap[0, 2] = float("nan")                                               # no AOD there: pairs with it skipped
+    assert float(aod_gradient_loss(follows, gap, near)) < 1e-4
+    truth = torch.zeros(1, 3, 2)
+    hidden = torch.tensor([[[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]])
+    base = spin_loss(truth + 1, truth + 1, truth, hidden)
+    assert float(spin_loss(truth + 1, truth + 1, truth, hidden, aod=aod, neighbours=near)) > float(base)

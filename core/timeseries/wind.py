@@ -12,7 +12,6 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..errors import AirmapInputError
-from ..stations import Stations
 
 COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
 CALM = ("C", "CALM", "CV")  # calm / variable: no direction, no advection
@@ -84,6 +83,7 @@ def interpolate_met(met_lon, met_lat, met_u: np.ndarray, met_v: np.ndarray, lon,
     """Per time step, inverse-distance weighting of the met stations that report (u and v
     separately, so opposite winds cancel as vectors do)."""
     from ..baselines import idw_at
+    from ..stations import Stations
 
     mx, my = local_km(np.asarray(met_lon), np.asarray(met_lat), float(np.mean(lat)))
     sx, sy = local_km(np.asarray(lon), np.asarray(lat), float(np.mean(lat)))
