@@ -6,6 +6,8 @@ Nothing here looks at 2014-11 .. 2014-12 or at the bench's hidden stations.
 """
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -70,3 +72,28 @@ def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
 
 def subgraph_size(data: TrainingData, rng: np.random.Generator) -> int:
     return int(rng.integers(MIN_NODES, len(data.ids) + 1))
+
+
+def save_run(args, say, module: str, name: str, model, config: dict, data: TrainingData, minutes: float,
+             record: dict, graph: dict, normalisation: dict) -> str:
+    """Write ``<out>/<name>.pt``: weights, config, graph and window settings, normalisation and the
+    run record (data, seed, reproduce command, budget + the trainer's own ``record`` fields).
+    Plain types and tensors only, so the exporter reads it with ``weights_only=True``."""
+    import torch
+
+    from .training_loop import optimiser_budget, reproduce_command
+
+    full = {"data": data.describe(), "seed": args.seed, "command": reproduce_command(module, args),
+            "budget": f"{args.steps} steps x batch {args.batch} windows of {args.window} h, "
+                      + optimiser_budget(args.lr, minutes)}
+    full.update(record)
+    full["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    path = os.path.join(args.out, f"{name}.pt")
+    torch.save({"config": config, "state_dict": model.state_dict(), "training": full, "graph": graph,
+                "window": {"length": args.window, "keep": args.window // 2}, "normalisation": normalisation}, path)
+    say(f"wrote {path}")
+    return path
+
+
+def masking_record(data: TrainingData) -> dict:
+    return {"subgraph_nodes": [MIN_NODES, len(data.ids)], "hidden_share": list(MASK_SHARE)}

@@ -71,3 +71,15 @@ def add_held_out_scores(path: str, card: dict, methods=None) -> dict:
     write_card(path, card)
     clear_cache()
     return held
+
+
+def export_main(export, doc: str, argv=None) -> None:
+    """The exporters' command line: checkpoint, ONNX path, --no-score."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("checkpoint")
+    ap.add_argument("onnx")
+    ap.add_argument("--no-score", action="store_true", help="skip the held-out scores (tests)")
+    args = ap.parse_args(argv)
+    export(args.checkpoint, args.onnx, not args.no_score)

@@ -107,6 +107,17 @@ def _field_index(source, name, what):
     return idx
 
 
+def _points(source, context):
+    """(feature, point in the layer's CRS, point in lon/lat) of every feature with a geometry."""
+    to_wgs = QgsCoordinateTransform(source.sourceCrs(), WGS84, context.transformContext())
+    for feature in source.getFeatures():
+        geom = feature.geometry()
+        if geom is None or geom.isEmpty():
+            continue
+        point = geom.asPoint() if not geom.isMultipart() else geom.asMultiPoint()[0]
+        yield feature, point, to_wgs.transform(point)
+
+
 def read_long_layer(source, time_field, value_fields, context, station_field=None, raw_fields=()):
     """(lon, lat, x, y, times, {field: values}, station ids or None) of every feature, coordinates
     in WGS 84 (lon/lat) and in the layer's CRS (x/y). ``raw_fields`` are read as they are (text)."""
@@ -119,15 +130,9 @@ def read_long_layer(source, time_field, value_fields, context, station_field=Non
     vidx = {f: numeric_field_index(source, f) for f in value_fields}
     ridx = {f: _field_index(source, f, "Field") for f in raw_fields}
     sidx = _field_index(source, station_field, "Station field") if station_field else -1
-    to_wgs = QgsCoordinateTransform(source.sourceCrs(), WGS84, context.transformContext())
     lon, lat, xs, ys, times, ids = [], [], [], [], [], []
     values = {f: [] for f in list(value_fields) + list(raw_fields)}
-    for feature in source.getFeatures():
-        geom = feature.geometry()
-        if geom is None or geom.isEmpty():
-            continue
-        point = geom.asPoint() if not geom.isMultipart() else geom.asMultiPoint()[0]
-        p = to_wgs.transform(point)
+    for feature, point, p in _points(source, context):
         lon.append(p.x())
         lat.append(p.y())
         xs.append(point.x())
@@ -279,14 +284,8 @@ def read_targets(alg, parameters, context, feedback=None):
     require_valid_crs(source.sourceCrs(), "The TARGETS layer")
     id_field = alg.parameterAsString(parameters, "TARGET_ID_FIELD", context) or None
     idx = _field_index(source, id_field, "Target id field") if id_field else -1
-    to_wgs = QgsCoordinateTransform(source.sourceCrs(), WGS84, context.transformContext())
     ids, lon, lat, xs, ys = [], [], [], [], []
-    for feature in source.getFeatures():
-        geom = feature.geometry()
-        if geom is None or geom.isEmpty():
-            continue
-        point = geom.asPoint() if not geom.isMultipart() else geom.asMultiPoint()[0]
-        p = to_wgs.transform(point)
+    for feature, point, p in _points(source, context):
         ids.append(str(feature.attribute(idx)) if idx >= 0 else str(feature.id()))
         lon.append(p.x())
         lat.append(p.y())

@@ -5,13 +5,12 @@ on the held-out months.
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 
 from ...core.timeseries import graphs
-from ..series_export import add_held_out_scores, export_checked, load_checkpoint, series_card
+from ..series_export import add_held_out_scores, export_checked, export_main, load_checkpoint, series_card
 from .net import IGNNK
 
 INPUTS = {"x": "(1, N, window) concentration / scale, 0 where unknown",
@@ -40,12 +39,7 @@ def export(checkpoint: str, path: str, score: bool = True) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("checkpoint")
-    ap.add_argument("onnx")
-    ap.add_argument("--no-score", action="store_true", help="skip the held-out scores (tests)")
-    args = ap.parse_args(argv)
-    export(args.checkpoint, args.onnx, not args.no_score)
+    export_main(export, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,13 @@ Writes ``<out>/ignnk.pt``; ``export.py`` makes the ONNX file.
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
 import numpy as np
 import torch
 
 from ...core.timeseries import graphs
 from .. import node_masking
-from ..training_loop import add_run_arguments, describe, fit, optimiser_budget, reproduce_command, start_run
+from ..training_loop import add_run_arguments, describe, fit, start_run
 from .net import IGNNK
 
 SIGMA_SCALE = 1.0  # kernel width = this x the standard deviation of the station distances (IGNNK's choice)
@@ -50,24 +48,12 @@ def train(args: argparse.Namespace) -> str:
         return err.sum() / known.sum().clamp_min(1.0)
 
     minutes = fit(model, step_loss, args.steps, args.lr, say)
-    record = {
-        "data": data.describe(),
-        "seed": args.seed,
-        "command": reproduce_command("airmap.models.ignnk.train", args),
-        "budget": f"{args.steps} steps x batch {args.batch} windows of {args.window} h, "
-                  + optimiser_budget(args.lr, minutes),
-        "masking": {"subgraph_nodes": [node_masking.MIN_NODES, len(data.ids)],
-                    "hidden_share": list(node_masking.MASK_SHARE)},
-        "loss": "MSE of the reconstruction over every measured node-hour of the subgraph",
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    path = os.path.join(args.out, "ignnk.pt")
-    torch.save({"config": config, "state_dict": model.state_dict(), "training": record,
-                "graph": {"sigma_scale": SIGMA_SCALE, "sigma": "std of the station distances (km) x sigma_scale"},
-                "window": {"length": args.window, "keep": args.window // 2},
-                "normalisation": node_masking.normalisation_card()}, path)
-    say(f"wrote {path}")
-    return path
+    return node_masking.save_run(
+        args, say, "airmap.models.ignnk.train", "ignnk", model, config, data, minutes,
+        {"masking": node_masking.masking_record(data),
+         "loss": "MSE of the reconstruction over every measured node-hour of the subgraph"},
+        {"sigma_scale": SIGMA_SCALE, "sigma": "std of the station distances (km) x sigma_scale"},
+        node_masking.normalisation_card())
 
 
 def main(argv=None):

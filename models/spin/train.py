@@ -7,8 +7,6 @@ Writes ``<out>/spin.pt`` (weights, config, run record); ``export.py`` makes the 
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ import torch
 from ...core.timeseries import graphs
 from ...core.timeseries.normalise import window_divisor
 from .. import node_masking
-from ..training_loop import add_run_arguments, describe, fit, optimiser_budget, reproduce_command, start_run
+from ..training_loop import add_run_arguments, describe, fit, start_run
 from .losses import spin_loss
 from .net import SPIN, InitHead
 
@@ -61,24 +59,12 @@ def train(args: argparse.Namespace) -> str:
         return spin_loss(estimate, first, truth, hidden)
 
     minutes = fit(trained, step_loss, args.steps, args.lr, say)
-    record = {
-        "data": data.describe(),
-        "seed": args.seed,
-        "command": reproduce_command("airmap.models.spin.train", args),
-        "budget": f"{args.steps} steps x batch {args.batch} windows of {args.window} h, "
-                  + optimiser_budget(args.lr, minutes),
-        "masking": {"subgraph_nodes": [node_masking.MIN_NODES, len(data.ids)],
-                    "hidden_share": list(node_masking.MASK_SHARE), "no_wind_share": NO_WIND_SHARE},
-        "loss": "L1 inference at hidden nodes + 0.5 x L1 of the initialisation head (no AOD in these data)",
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    path = os.path.join(args.out, "spin.pt")
-    torch.save({"config": config, "state_dict": model.state_dict(), "training": record,
-                "graph": {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km},
-                "window": {"length": args.window, "keep": args.window // 2},
-                "normalisation": normalisation}, path)
-    say(f"wrote {path}")
-    return path
+    masking = dict(node_masking.masking_record(data), no_wind_share=NO_WIND_SHARE)
+    return node_masking.save_run(
+        args, say, "airmap.models.spin.train", "spin", model, config, data, minutes,
+        {"masking": masking,
+         "loss": "L1 inference at hidden nodes + 0.5 x L1 of the initialisation head (no AOD in these data)"},
+        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation)
 
 
 def main(argv=None):
