@@ -190,3 +190,70 @@ def test_crossvalidateseries_scores_every_station(airmap_provider, pm25_layer):
     assert res["N"] > 1000 and 0 < res["MAE"] < 100 and res["R"] > 0.5
     per_station = list(res["OUTPUT"].getFeatures())
     assert len(per_station) == 27 and {f["fold"] for f in per_station} == {0, 1, 2}
+
+
+def messages_of(feedback):
+    messages = []
+    feedback.pushInfo = messages.append
+    return messages
+
+
+def test_wind_as_uv_fields_or_uv_raster_stacks(airmap_provider, pm25_layer, targets_layer, tmp_path):
+    from airmap.core.grid import Grid
+    from airmap.core.raster_io import write_raster
+
+    hours = [f"2014-11-03T{h:02d}:00:00" for h in range(6)]
+    window = dict(END=QDateTime.fromString(hours[-1], "yyyy-MM-ddTHH:mm:ss"), TARGETS=targets_layer,
+                  OUTPUT_POINTS="memory:")
+    uv = make_point_layer([(116.2 + 0.2 * k, 39.9, t, 3.0, -1.0) for k in range(2) for t in hours],
+                          fields=(("time", "string"), ("u", "double"), ("v", "double")))
+    feedback = QgsProcessingFeedback()
+    messages = messages_of(feedback)
+    by_fields = run("spin", series_params(pm25_layer, WIND_INPUT=uv, WIND_TIME_FIELD="time", WIND_U_FIELD="u",
+                                          WIND_V_FIELD="v", **window), feedback=feedback)["OUTPUT_POINTS"]
+    assert any("2 wind stations (u/v)" in m for m in messages)
+    grid = Grid.from_extent(115.0, 39.0, 118.0, 41.5, 0.25, "EPSG:4326")
+    paths = []
+    for name, value in (("u", 3.0), ("v", -1.0)):
+        paths.append(write_raster(str(tmp_path / f"{name}.tif"), np.full((6,) + grid.shape, value, np.float32), grid,
+                                  band_names=hours))
+    feedback = QgsProcessingFeedback()
+    messages = messages_of(feedback)
+    by_rasters = run("spin", series_params(pm25_layer, WIND_U_RASTER=paths[0], WIND_V_RASTER=paths[1], **window),
+                     feedback=feedback)["OUTPUT_POINTS"]
+    assert any("u/v raster stacks" in m for m in messages)
+    assert not any("unknown" in m for m in messages)          # every station-hour has raster wind
+    a, _ = collect(by_fields)
+    b, _ = collect(by_rasters)
+    assert a.keys() == b.keys()                                # one uniform wind, two ways: the same series
+    np.testing.assert_allclose(np.concatenate(list(a.values())), np.concatenate(list(b.values())), rtol=1e-4)
+    with pytest.raises(QgsProcessingException, match="in pairs"):
+        run("spin", series_params(pm25_layer, WIND_U_RASTER=paths[0], **window))
+
+
+def test_a_graphical_model_chains_widetolong_into_spin(airmap_provider, tmp_path):
+    from qgis.core import QgsProcessingContext, QgsVectorFileWriter
+
+    from helpers import chain_model
+
+    table = tmp_path / "wide.csv"
+    with open(BEIJING / "pm25_hourly.csv") as fh:
+        table.write_text("".join(next(fh) for _ in range(7)))
+    with open(BEIJING / "stations.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    stations = make_point_layer([(float(r["longitude"]), float(r["latitude"]), r["sensor_id"]) for r in rows],
+                                fields=(("sensor_id", "string"),))
+    gpkg = str(tmp_path / "stations.gpkg")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    QgsVectorFileWriter.writeAsVectorFormatV3(stations, gpkg, QgsProcessingContext().transformContext(), options)
+    model = chain_model("series to hourly rasters", [
+        ("airmap:widetolong", "long", {"INPUT": str(table), "STATIONS": gpkg, "STATION_ID_FIELD": "sensor_id",
+                                       "VALUE_NAME": "pm25"}),
+        ("airmap:spin", "spin", {"FIELD": "pm25", "TIME_FIELD": "time", "STATION_FIELD": "station_id",
+                                 "PIXEL_SIZE": 0.1})], output="hourly")
+    out = processing.run(model, {"long:OUTPUT": "TEMPORARY_OUTPUT", "spin:hourly": str(tmp_path / "hourly.tif")},
+                         context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    with rasterio.open(out["spin:hourly"]) as ds:
+        assert ds.count == 6 and ds.descriptions[0] == "2014-05-01T01:00:00"
+        assert np.isfinite(ds.read(masked=True)).all()
