@@ -3,12 +3,12 @@ long format (+ wind) -> the inferred series at TARGETS points (long format) and/
 raster stack over EXTENT/PIXEL_SIZE. Time is processed window by window, so memory follows
 (stations + targets) x window, not the length of the series."""
 import numpy as np
-from qgis.core import QgsProcessingParameterField, QgsProcessingParameterFeatureSource, QgsProcessing, \
-    QgsProcessingParameterRasterLayer, QgsRectangle
+from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterRasterLayer, QgsRectangle)
 
 from ..core.errors import AirmapInputError
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.layers import crs_string, grid_from_parameters, require_valid_crs, target_crs_from
+from ..provider.layers import grid_from_parameters, qgs_crs, require_valid_crs, target_crs_from
 from ..provider.parameters import add_device, add_grid_parameters, add_model_file, add_raster_output, device_choice, \
     model_path
 from ..provider.series_inputs import (add_series_parameters, add_series_rows, add_series_sink_parameter, add_time_range,
@@ -61,7 +61,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
             lon, lat = targets[1], targets[2]
         if grid is not None:
             gx, gy = grid.cell_centres()
-            glon, glat = lonlat_of(gx.ravel(), gy.ravel(), layer_crs if not grid.crs else _qcrs(grid.crs), context)
+            glon, glat = lonlat_of(gx.ravel(), gy.ravel(), qgs_crs(grid.crs) if grid.crs else layer_crs, context)
             lon, lat = np.r_[lon, glon], np.r_[lat, glat]
         wind, target_wind = (read_wind(self, parameters, context, series, lon, lat, feedback) if self.USES_WIND
                              else (None, None))
@@ -72,7 +72,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
             feedback.pushInfo("AOD is never an input: it only constrains the map's gradients in SPIN's training loss "
                               "(models/spin/losses.py), so this run ignored it.")
         n_points = 0 if targets is None else len(targets[0])
-        sink = None
+        sink, fields = None, None
         if want_points:
             sink, dest, fields = series_sink(self, parameters, context, "OUTPUT_POINTS", targets[5])
         outputs = {}
@@ -88,7 +88,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
             with BandStackWriter(path, grid, iso(series.times), protect=[self._input_source(parameters, context)]) as out:
                 self._written.append(path)
                 for sl, block in stream:
-                    self._emit_points(sink, fields if sink else None, targets, series.times[sl], block[:n_points])
+                    self._emit_points(sink, fields, targets, series.times[sl], block[:n_points])
                     cells = block[n_points:].T.reshape(-1, grid.height, grid.width)
                     out.write(sl.start, cells)
             style_on_load(context, path, f"{label} ({series.times.size} hours)")
@@ -118,8 +118,3 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
         box = QgsRectangle(float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
         box.grow(max(box.width(), box.height()) * 0.02)
         return grid_from_parameters(self, parameters, context, target, box, target)
-
-
-def _qcrs(text):
-    from ..provider.layers import qgs_crs
-    return qgs_crs(text)
