@@ -112,9 +112,6 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
     def _grid(self, parameters, context, xy, layer_crs):
         target = target_crs_from(self, parameters, context, layer_crs)
         require_valid_crs(target, "The output grid")
-        if target != layer_crs:
-            raise AirmapInputError("The hourly raster is written in the station layer's CRS: leave TARGET_CRS empty or "
-                                   "reproject the station layer first.")
         box = QgsRectangle(float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
         box.grow(max(box.width(), box.height()) * 0.02)
-        return grid_from_parameters(self, parameters, context, target, box, target)
+        return grid_from_parameters(self, parameters, context, target, box, layer_crs)

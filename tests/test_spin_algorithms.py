@@ -128,6 +128,12 @@ def test_hourly_raster_has_iso_band_times(airmap_provider, pm25_layer, tmp_path)
         assert ds.count == 6 and ds.descriptions[0] == "2014-11-05T00:00:00" and ds.descriptions[5] == "2014-11-05T05:00:00"
         data = ds.read(masked=True)
     assert np.isfinite(data).all() and 10 < float(data.mean()) < 1000
+    utm = run("spin", series_params(pm25_layer, START=QDateTime.fromString("2014-11-05T00:00:00", "yyyy-MM-ddTHH:mm:ss"),
+                                    END=QDateTime.fromString("2014-11-05T01:00:00", "yyyy-MM-ddTHH:mm:ss"),
+                                    TARGET_CRS="EPSG:32650", PIXEL_SIZE=5000, OUTPUT=str(tmp_path / "utm.tif")))
+    with rasterio.open(utm["OUTPUT"]) as ds:
+        assert ds.crs.to_epsg() == 32650 and ds.count == 2 and 400_000 < ds.bounds.left < 500_000
+        assert abs(float(ds.read(1, masked=True).mean()) - float(data[0].mean())) < 0.2 * float(data[0].mean())
 
 
 def test_without_wind_spin_says_it_diffuses_only(airmap_provider, pm25_layer, targets_layer):
