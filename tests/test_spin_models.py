@@ -148,3 +148,26 @@ def test_aod_gradient_term_is_zero_only_when_gradients_follow_the_aod():
     hidden = torch.tensor([[[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]])
     base = spin_loss(truth + 1, truth + 1, truth, hidden)
     assert float(spin_loss(truth + 1, truth + 1, truth, hidden, aod=aod, neighbours=near)) > float(base)
+
+
+def test_spin_fine_tunes_with_an_aod_stack_as_a_loss_term_only(tmp_path):
+    torch = pytest.importorskip("torch")
+    from airmap.core.grid import Grid
+    from airmap.core.raster_io import write_raster
+    from airmap.models.node_masking import training_data
+    from airmap.models.spin import train
+
+    times = training_data().times
+    grid = Grid.from_extent(115.5, 39.3, 117.5, 41.1, 0.5, "EPSG:4326")
+    x, _ = grid.cell_centres()
+    stack = np.broadcast_to((0.2 + 0.1 * (x - 115.5))[None], (times.size,) + grid.shape).astype(np.float32)
+    aod = write_raster(str(tmp_path / "aod.tif"), stack, grid, band_names=[str(t) for t in times])
+    train.main(["--out", str(tmp_path / "a"), "--steps", "2", "--batch", "2", "--channels", "8"])
+    base = str(tmp_path / "a" / "spin.pt")
+    train.main(["--out", str(tmp_path / "b"), "--steps", "2", "--batch", "2", "--channels", "8", "--init", base,
+                "--aod", aod])
+    ckpt = torch.load(str(tmp_path / "b" / "spin.pt"), weights_only=True)
+    assert "AOD gradient term" in ckpt["training"]["loss"]
+    assert "--init" in ckpt["training"]["command"]
+    log = (tmp_path / "b" / "log.txt").read_text()
+    assert "initialised from" in log and "100.0 % of station-hours have AOD" in log
