@@ -12,7 +12,7 @@ from .errors import ModelError
 
 CARD_KEY = "airmap"
 SCHEMA = 1
-TASKS = ("abpn", "xvfi", "pointconv", "hfsdf", "spin", "test")
+TASKS = ("abpn", "xvfi", "pointconv", "hfsdf", "spin", "ignnk", "test")
 
 # Fields every card must have; task-specific fields (scale factors, tiles, inputs) are free.
 REQUIRED = {

@@ -61,10 +61,12 @@ def model_card(ckpt: dict, *, task: str, name: str, net: Callable[..., torch.nn.
 
 
 def write_checked_onnx(model: torch.nn.Module, path: str, card: dict, example: Tuple[torch.Tensor, ...],
-                       output_names: Sequence[str], dynamic_axes: Dict, check: Dict[str, np.ndarray]) -> float:
+                       output_names: Sequence[str], dynamic_axes: Dict, check: Dict[str, np.ndarray],
+                       weight_map: bool = True) -> float:
     """Export ``model`` (inputs named as the keys of ``check``, in forward() order) to ``path``
     with ``card`` and the weight map attached; return max |ONNX − torch| on the ``check``
-    inputs, which is also recorded as ``metrics.onnx_vs_torch_max_abs``. The file only
+    inputs, which is also recorded as ``metrics.onnx_vs_torch_max_abs``. ``weight_map=False``
+    leaves the weight map out (graphs whose weights the exporter transposes). The file only
     appears at ``path`` once complete (written via ``path + '.tmp'``)."""
     import onnx
     import onnxruntime as ort
@@ -82,7 +84,8 @@ def write_checked_onnx(model: torch.nn.Module, path: str, card: dict, example: T
     card.setdefault("metrics", {})["onnx_vs_torch_max_abs"] = diff
     proto = onnx.load(tmp)
     attach_card(proto, card)
-    attach_weight_map(proto, model.state_dict())   # lets fine-tuning and tests recover torch weights
+    if weight_map:
+        attach_weight_map(proto, model.state_dict())   # lets fine-tuning and tests recover torch weights
     onnx.save(proto, path)
     os.remove(tmp)
     return diff

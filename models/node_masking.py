@@ -1,0 +1,99 @@
+"""The training game SPIN and IGNNK share: windows of the Beijing training months over the
+stations the bench never scores, a random subgraph of them, and a random share of its nodes
+hidden (dynamic node masking); the loss is scored where the hidden nodes measured.
+
+Nothing here looks at 2014-11 .. 2014-12 or at the bench's hidden stations.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+from ..core.timeseries import beijing
+from ..core.timeseries.normalise import series_normalisation
+
+SCALE = 100.0              # ug/m3 -> network units (PM2.5 in Beijing: 0 .. ~600)
+MASK_SHARE = (0.25, 0.6)   # share of a subgraph's nodes hidden per sample
+MIN_NODES = 10             # smallest random subgraph
+
+
+def normalisation_card(kind: str = "scale") -> dict:
+    return series_normalisation(kind, SCALE)
+
+
+@dataclass
+class TrainingData:
+    lon: np.ndarray
+    lat: np.ndarray
+    ids: np.ndarray
+    values: np.ndarray  # (S, T) ug/m3, NaN gaps
+    u: np.ndarray       # (S, T) m/s, 0 where unknown
+    v: np.ndarray
+    times: np.ndarray
+
+    def describe(self) -> str:
+        return (f"Beijing AQI-36 PM2.5 + UCI wind, {self.times[0]} .. {self.times[-1]}, {len(self.ids)} stations "
+                f"(the {int(beijing.TRAINING_EXCLUDES * 100)} % hidden in the bench, seed {beijing.HIDDEN_SEED}, "
+                "excluded)")
+
+
+def training_data(folder: str = None) -> TrainingData:
+    series, wind = beijing.load(folder)
+    train, _ = beijing.split(series, wind)
+    keep = ~beijing.hidden_stations(len(series), beijing.TRAINING_EXCLUDES)
+    u, v = wind.filled()
+    return TrainingData(series.lon[keep], series.lat[keep], series.ids[keep], series.values[keep, train],
+                        u[keep, train], v[keep, train], series.times[train])
+
+
+def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
+           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One sample: (node index, window start, truth (n, L), input with hidden nodes NaN,
+    hidden mask (n,), u/v stacked (2, n, L))."""
+    s = len(data.ids)
+    pick = np.sort(rng.choice(s, size=nodes, replace=False))
+    while True:
+        t0 = int(rng.integers(0, data.values.shape[1] - length))
+        truth = data.values[pick, t0:t0 + length]
+        if np.isfinite(truth).mean() > 0.5:
+            break
+    hidden = np.zeros(nodes, bool)
+    share = rng.uniform(*MASK_SHARE)
+    hidden[rng.choice(nodes, size=max(1, min(nodes - 2, int(round(share * nodes)))), replace=False)] = True
+    inp = truth.copy()
+    inp[hidden] = np.nan
+    wind = np.stack([data.u[pick, t0:t0 + length], data.v[pick, t0:t0 + length]])
+    return pick, t0, truth, inp, hidden, wind
+
+
+def subgraph_size(data: TrainingData, rng: np.random.Generator) -> int:
+    return int(rng.integers(MIN_NODES, len(data.ids) + 1))
+
+
+def save_run(args, say, module: str, name: str, model, config: dict, data: TrainingData, minutes: float,
+             record: dict, graph: dict, normalisation: dict) -> str:
+    """Write ``<out>/<name>.pt``: weights, config, graph and window settings, normalisation and the
+    run record (data, seed, reproduce command, budget + the trainer's own ``record`` fields).
+    Plain types and tensors only, so the exporter reads it with ``weights_only=True``."""
+    import torch
+
+    from .training_loop import optimiser_budget, reproduce_command
+
+    full = {"data": data.describe(), "seed": args.seed, "command": reproduce_command(module, args),
+            "budget": f"{args.steps} steps x batch {args.batch} windows of {args.window} h, "
+                      + optimiser_budget(args.lr, minutes)}
+    full.update(record)
+    full["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    path = os.path.join(args.out, f"{name}.pt")
+    torch.save({"config": config, "state_dict": model.state_dict(), "training": full, "graph": graph,
+                "window": {"length": args.window, "keep": args.window // 2}, "normalisation": normalisation}, path)
+    say(f"wrote {path}")
+    return path
+
+
+def masking_record(data: TrainingData) -> dict:
+    return {"subgraph_nodes": [MIN_NODES, len(data.ids)], "hidden_share": list(MASK_SHARE)}
