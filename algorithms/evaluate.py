@@ -1,5 +1,5 @@
 """airmap:evaluate — score a prediction raster against a reference raster or stations."""
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer)
 
@@ -8,6 +8,7 @@ from ..core.evaluate import compare_points, compare_rasters
 from ..core.metrics import METRIC_NAMES
 from ..core.report import write_report
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import FIELD_NUMERIC, SOURCE_POINT, SOURCE_VECTOR
 from ..provider.layers import crs_string, qgs_crs, read_raster_layer, read_stations
 from ..provider.tables import write_metric_rows
 
@@ -25,12 +26,12 @@ class EvaluateAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Prediction raster")))
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", self.tr("Reference raster"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "REFERENCE_POINTS", self.tr("Reference stations"), [QgsProcessing.TypeVectorPoint], optional=True))
+            "REFERENCE_POINTS", self.tr("Reference stations"), [SOURCE_POINT], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "REFERENCE_FIELD", self.tr("Reference station field"), parentLayerParameterName="REFERENCE_POINTS",
-            type=QgsProcessingParameterField.Numeric, optional=True))
+            type=FIELD_NUMERIC, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Metrics table"), QgsProcessing.TypeVector))
+            "OUTPUT", self.tr("Metrics table"), SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_HTML", self.tr("HTML report"), "HTML files (*.html)", optional=True))
         for name in METRIC_NAMES:

@@ -1,11 +1,12 @@
 """Parameter declarations shared by several algorithms, so names and defaults never drift."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterEnum,
-                       QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
+from qgis.core import (QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterField, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from ..core.onnx_runtime import DEVICES
+from .compat import FIELD_NUMERIC, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
 
 DEFAULT_UNITS = "µg/m³"
 
@@ -13,10 +14,10 @@ DEFAULT_UNITS = "µg/m³"
 def add_station_grid_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
     """INPUT, FIELD, EXTENT, PIXEL_SIZE, TARGET_CRS, UNITS: every station -> grid method."""
     alg.addParameter(QgsProcessingParameterFeatureSource(
-        "INPUT", alg.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
+        "INPUT", alg.tr("Station points"), [SOURCE_POINT]))
     alg.addParameter(QgsProcessingParameterField(
         "FIELD", alg.tr(field_help), parentLayerParameterName="INPUT",
-        type=QgsProcessingParameterField.Numeric))
+        type=FIELD_NUMERIC))
     add_grid_parameters(alg)
     alg.addParameter(QgsProcessingParameterString(
         "UNITS", alg.tr("Units of the field (for the layer name)"), defaultValue=DEFAULT_UNITS, optional=True))
@@ -27,7 +28,7 @@ def add_grid_parameters(alg):
         "EXTENT", alg.tr("Output extent (default: the input's)"), optional=True))
     alg.addParameter(QgsProcessingParameterNumber(
         "PIXEL_SIZE", alg.tr("Pixel size in target CRS units (default: 256 cells on the longer side)"),
-        QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+        NUMBER_DOUBLE, defaultValue=None, optional=True))
     alg.addParameter(QgsProcessingParameterCrs(
         "TARGET_CRS", alg.tr("Output CRS (default: the extent's)"), optional=True))
 
@@ -44,7 +45,7 @@ def add_raster_output(alg, name="OUTPUT", description="Output raster", optional=
 
 def add_factor(alg, description):
     alg.addParameter(QgsProcessingParameterNumber(
-        "FACTOR", alg.tr(description), QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=2,
+        "FACTOR", alg.tr(description), NUMBER_INTEGER, defaultValue=3, minValue=2,
         maxValue=16))
 
 

@@ -1,9 +1,11 @@
 """Styling of raster outputs loaded into the canvas: a perceptual colour ramp and the units
 in the layer name. Applied only when QGIS loads the output (toolbox, modeler), not in scripts."""
 from qgis.core import (QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
-                       QgsProcessingLayerPostProcessorInterface, QgsRasterBandStats, QgsRasterShader,
+                       QgsProcessingLayerPostProcessorInterface, QgsRasterShader,
                        QgsSingleBandPseudoColorRenderer, QgsStyle)
 from qgis.PyQt.QtGui import QColor
+
+from .compat import SHADER_LINEAR
 
 # Viridis stops: perceptually uniform and readable by colour-blind users.
 _VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
@@ -22,11 +24,12 @@ def concentration_ramp():
 def apply_concentration_style(layer, band=1):
     """Pseudocolour over the band's min..max with the concentration ramp."""
     provider = layer.dataProvider()
-    stats = provider.bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    # All statistics (one pass): the only overload QGIS 3.40 does not mark deprecated
+    stats = provider.bandStatistics(band)
     lo, hi = stats.minimumValue, stats.maximumValue
     if not hi > lo:
         hi = lo + 1.0
-    shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), QgsColorRampShader.Interpolated)
+    shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), SHADER_LINEAR)
     shader_fn.classifyColorRamp(10, band)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_fn)
