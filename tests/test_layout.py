@@ -23,7 +23,8 @@ def test_layout_matches_design():
         assert (REPO / folder).is_dir(), folder
     for path in ("__init__.py", "plugin.py", "README.md", "Makefile", ".ci/run"):
         assert (REPO / path).is_file(), path
-    assert "make test" in (REPO / ".ci/run").read_text()
+    ci = (REPO / ".ci/run").read_text()
+    assert "make test\n" in ci and "make test-lts" in ci   # QGIS 3.22 here, then 3.40 (README)
 
 
 # The two tested platforms (README): Debian 12 with QGIS 3.22, Debian 13 with QGIS 3.40.
