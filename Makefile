@@ -1,17 +1,27 @@
-# airmap — two commands on a fresh Debian bookworm machine: `make demo` and `make test`.
-# Each installs what is missing (Debian QGIS packages, the .venv, pinned requirements) first.
+# airmap — two commands on a fresh Debian 12 (QGIS 3.22) or 13 (QGIS 3.40) machine: `make demo`
+# and `make test`. Each installs what is missing (Debian QGIS packages, the .venv, the pinned
+# requirements) first. `make test-lts` runs the suite again in a Debian 13 root (QGIS 3.40 LTR).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.airmap-installed
-APT_PACKAGES := python3-qgis qgis qgis-providers xvfb
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := python3-qgis qgis qgis-providers python3-venv xvfb
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -E)
 # The repository is the plugin package: expose it as `airmap` whatever the clone is called.
 RUN := PYTHONPATH=$(CURDIR)/.pkg QT_QPA_PLATFORM=offscreen PYTHONUNBUFFERED=1 $(PY)
+PIP_INSTALL := $(PY) -m pip install -q --disable-pip-version-check
+# torch (training and fine-tuning only): TORCH=1 installs it; the default (auto) installs it only
+# where pip finds a wheel of the pinned version on this machine (its find-links: a CPU build),
+# never a multi-GB download; TORCH=0 never.
+TORCH ?= auto
+TORCH_AT_HAND := $(PY) -m pip install -q --dry-run --no-index --no-deps -r requirements-torch.txt >/dev/null 2>&1
+# The Debian 13 root of `make test-lts`, built on first use and then reused.
+LTS_ROOT ?= /var/cache/airmap/lts-root
 
-.PHONY: setup demo test bench clean-venv package
+.PHONY: setup system-packages torch demo test test-lts bench clean-venv package
 
 setup: $(STAMP) .pkg/airmap
+	@if [ "$(TORCH)" = 1 ] && ! $(PY) -c "import torch" 2>/dev/null; then $(MAKE) --no-print-directory torch; fi
 
 .pkg/airmap:
 	mkdir -p .pkg && ln -sfn $(CURDIR) .pkg/airmap
@@ -26,16 +36,24 @@ system-packages:
 $(STAMP): requirements.txt requirements-torch.txt
 	@$(MAKE) --no-print-directory system-packages
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-torch.txt 2>&1 \
-	  | grep -v "is ignored: it is neither a file nor a directory" || true
-	$(PY) -c "import numpy, rasterio, scipy, skimage, onnxruntime, pykrige, torch, qgis.core, pytest_qgis"
+	$(PIP_INSTALL) -r requirements.txt 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+	@if [ "$(TORCH)" = 1 ] || { [ "$(TORCH)" = auto ] && $(TORCH_AT_HAND); }; then $(MAKE) --no-print-directory torch; \
+	  else echo "torch not installed (TORCH=$(TORCH)): its tests will be skipped; make torch adds it"; fi
+	$(PY) -c "import numpy, rasterio, scipy, skimage, onnxruntime, pykrige, qgis.core, pytest_qgis"
 	touch $(STAMP)
+
+torch:
+	$(PIP_INSTALL) -r requirements-torch.txt
+	$(PY) -c "import torch"
 
 demo: setup
 	$(RUN) -m airmap.demo
 
 test: setup
 	$(RUN) -m pytest
+
+test-lts:
+	$(SUDO) LTS_ROOT=$(LTS_ROOT) .ci/test-lts $(APT_PACKAGES) make
 
 bench: setup
 	$(RUN) -m airmap.bench.run

@@ -3,18 +3,19 @@
 Same grid and band rules as airmap:bicubic: each cell split 3 × 3 over the same extent, all
 bands processed, band names kept, no-data cells stay no-data.
 """
-from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterNumber)
+from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterNumber
 
 from ..core.superres import SCALE, load_abpn, super_resolve
+from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
                                    model_path)
 from .raster_method import RasterRefineAlgorithm
 
 
 def add_tile(alg, name, description):
-    param = QgsProcessingParameterNumber(name, alg.tr(description), QgsProcessingParameterNumber.Integer,
+    param = QgsProcessingParameterNumber(name, alg.tr(description), NUMBER_INTEGER,
                                          defaultValue=None, optional=True, minValue=8)
-    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    param.setFlags(param.flags() | FLAG_ADVANCED)
     alg.addParameter(param)
 
 
@@ -22,7 +23,7 @@ def add_conserve(alg):
     param = QgsProcessingParameterBoolean(
         "CONSERVE", alg.tr("Keep each input cell's mean (rescale every 3 x 3 block to it)"), defaultValue=True,
         optional=True)
-    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    param.setFlags(param.flags() | FLAG_ADVANCED)
     alg.addParameter(param)
 
 

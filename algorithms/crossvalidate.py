@@ -1,7 +1,7 @@
 """airmap:crossvalidate — leave-stations-out / leave-groups-out cross-validation of any
 station -> grid method of the provider."""
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterNumber)
 
@@ -9,6 +9,7 @@ from ..core.crossval import cross_validate
 from ..core.metrics import METRIC_NAMES
 from ..core.station_methods import METHODS, method_keys
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import FIELD_NUMERIC, NUMBER_INTEGER, SOURCE_POINT, SOURCE_VECTOR
 from ..provider.layers import stations_and_grid
 from ..provider.method_inputs import (add_covariate_parameters, add_met_station_parameters, add_model_parameter,
                                       read_method_options)
@@ -34,26 +35,26 @@ class CrossValidateAlgorithm(AirmapAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT", self.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
+            "INPUT", self.tr("Station points"), [SOURCE_POINT]))
         add_value_field(self, "FIELD", "Measured value", parent="INPUT")
         self.addParameter(QgsProcessingParameterEnum(
             "METHOD", self.tr("Method"), options=[METHODS[k].label for k in method_keys()], defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "FOLDS", self.tr("Folds"), QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=2))
+            "FOLDS", self.tr("Folds"), NUMBER_INTEGER, defaultValue=10, minValue=2))
         self.addParameter(QgsProcessingParameterField(
             "GROUP_FIELD", self.tr("Group field (leave whole groups out)"), parentLayerParameterName="INPUT",
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", self.tr("Random seed of the fold split"), QgsProcessingParameterNumber.Integer, defaultValue=0))
+            "SEED", self.tr("Random seed of the fold split"), NUMBER_INTEGER, defaultValue=0))
         add_grid_parameters(self)
         add_met_station_parameters(self)
         add_covariate_parameters(self)
         add_model_parameter(self, "Model file for model-based methods (empty = shipped model chosen from the inputs)")
         add_device(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Held-out predictions"), QgsProcessing.TypeVectorPoint))
+            "OUTPUT", self.tr("Held-out predictions"), SOURCE_POINT))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "METRICS", self.tr("Cross-validation metrics"), QgsProcessing.TypeVector))
+            "METRICS", self.tr("Cross-validation metrics"), SOURCE_VECTOR))
         for name in METRIC_NAMES:
             self.addOutput(QgsProcessingOutputNumber(name, name))
 

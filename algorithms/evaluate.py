@@ -1,11 +1,12 @@
 """airmap:evaluate — score a prediction raster against a reference raster or stations."""
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer)
 
 from ..core.errors import AirmapInputError
 from ..core.metrics import METRIC_NAMES
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import FIELD_NUMERIC, SOURCE_POINT, SOURCE_VECTOR
 from ..provider.layers import crs_string, qgs_crs, read_raster_layer, read_stations
 from ..provider.parameters import add_value_field
 from ..provider.tables import write_metric_rows
@@ -24,10 +25,10 @@ class EvaluateAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Prediction raster")))
         self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", self.tr("Reference raster"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "REFERENCE_POINTS", self.tr("Reference stations"), [QgsProcessing.TypeVectorPoint], optional=True))
+            "REFERENCE_POINTS", self.tr("Reference stations"), [SOURCE_POINT], optional=True))
         add_value_field(self, "REFERENCE_FIELD", "Reference station field", parent="REFERENCE_POINTS", optional=True)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Metrics table"), QgsProcessing.TypeVector))
+            "OUTPUT", self.tr("Metrics table"), SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_HTML", self.tr("HTML report"), "HTML files (*.html)", optional=True))
         for name in METRIC_NAMES:

@@ -1,13 +1,14 @@
 """airmap:hfsdf — HF-SDF: a continuous map at any pixel size from a coarse or gappy raster or
 from station points (seed 000). Computation lives in core/hfsdf; this module reads the layer,
 builds the grid and writes the outputs."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsRectangle)
 
 from ..core.errors import AirmapInputError
 from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruct
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
                                require_valid_crs, target_crs_from)
 from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,
@@ -21,7 +22,7 @@ MODE_LABELS = ["coded: fit a latent code of the shipped model (ONNX only)",
 
 
 def _advanced(param):
-    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    param.setFlags(param.flags() | FLAG_ADVANCED)
     return param
 
 
@@ -49,11 +50,11 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Coarse or gappy raster (or give station points below)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "STATIONS", self.tr("Station points (instead of a raster)"), [QgsProcessing.TypeVectorPoint],
+            "STATIONS", self.tr("Station points (instead of a raster)"), [SOURCE_POINT],
             optional=True))
         add_value_field(self, "FIELD", "Station value field", parent="STATIONS", optional=True)
         self.addParameter(QgsProcessingParameterNumber(
-            "BAND", self.tr("Band (raster input)"), QgsProcessingParameterNumber.Integer, defaultValue=1,
+            "BAND", self.tr("Band (raster input)"), NUMBER_INTEGER, defaultValue=1,
             minValue=1, optional=True))
         add_grid_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(
@@ -74,7 +75,7 @@ class HfsdfAlgorithm(AirmapAlgorithm):
                 ("SINGLE_MAP_ITERATIONS", "Single-map training iterations", 800, 10),
                 ("SEED", "Random seed", 0, 0)):
             self.addParameter(_advanced(QgsProcessingParameterNumber(
-                name, self.tr(label), QgsProcessingParameterNumber.Integer, defaultValue=default, minValue=lo,
+                name, self.tr(label), NUMBER_INTEGER, defaultValue=default, minValue=lo,
                 optional=True)))
 
     # --- inputs ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from qgis.core import QgsProcessingParameterNumber
 
 from ..core.baselines import idw
+from ..provider.compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..provider.parameters import add_raster_output, add_station_grid_parameters
 from .station_method import StationGridAlgorithm
 
@@ -18,14 +19,14 @@ class IdwAlgorithm(StationGridAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         add_station_grid_parameters(self)
         self.addParameter(QgsProcessingParameterNumber(
-            "POWER", self.tr("Distance power"), QgsProcessingParameterNumber.Double, defaultValue=2.0,
+            "POWER", self.tr("Distance power"), NUMBER_DOUBLE, defaultValue=2.0,
             minValue=0.1))
         self.addParameter(QgsProcessingParameterNumber(
             "K_NEAREST", self.tr("Use only the k nearest stations (0 = all)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+            NUMBER_INTEGER, defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             "SEARCH_RADIUS", self.tr("Search radius in target CRS units (empty = unlimited)"),
-            QgsProcessingParameterNumber.Double, defaultValue=None, optional=True, minValue=0))
+            NUMBER_DOUBLE, defaultValue=None, optional=True, minValue=0))
         add_raster_output(self, "OUTPUT", "IDW raster")
 
     def interpolate(self, stations, grid, parameters, context, progress):

@@ -2,6 +2,7 @@
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
 from ..core.baselines.kriging import NEIGHBOURS, VARIOGRAMS, ordinary_kriging
+from ..provider.compat import NUMBER_INTEGER
 from ..provider.parameters import add_raster_output, add_station_grid_parameters
 from .station_method import StationGridAlgorithm
 
@@ -22,7 +23,7 @@ class KrigingAlgorithm(StationGridAlgorithm):
             "VARIOGRAM", self.tr("Variogram model"), options=list(VARIOGRAMS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             "N_NEIGHBOURS", self.tr("Krige each cell from its nearest N stations (0 = all stations)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=NEIGHBOURS, minValue=0))
+            NUMBER_INTEGER, defaultValue=NEIGHBOURS, minValue=0))
         add_raster_output(self, "OUTPUT", "Kriging raster")
         add_raster_output(self, "VARIANCE_OUTPUT", "Kriging variance raster", optional=True)
 

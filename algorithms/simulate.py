@@ -4,16 +4,16 @@ import csv
 import os
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsField, QgsFields,
-                       QgsProcessing, QgsProcessingContext, QgsGeometry, QgsPointXY, QgsProcessingOutputRasterLayer,
-                       QgsProcessingOutputVectorLayer, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterExtent, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
-                       QgsVectorFileWriter, QgsVectorLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+                       QgsGeometry, QgsPointXY, QgsProcessingContext, QgsProcessingOutputRasterLayer,
+                       QgsProcessingOutputVectorLayer, QgsProcessingParameterExtent,
+                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsVectorFileWriter, QgsVectorLayer)
 
 from ..core.errors import AirmapInputError
 from ..core.grid import Grid
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import (FIELD_DOUBLE, FIELD_INT, FIELD_STRING, FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER,
+                               SOURCE_POINT)
 from ..provider.layers import crs_string, read_raster_layer
 from ..provider.parameters import DEFAULT_UNITS
 from ..provider.styling import style_on_load
@@ -45,28 +45,28 @@ class SimulateAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterExtent(
             "EXTENT", self.tr("Extent (default: 256 x 256 cells of PIXEL_SIZE)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "PIXEL_SIZE", self.tr("Pixel size (m)"), QgsProcessingParameterNumber.Double,
+            "PIXEL_SIZE", self.tr("Pixel size (m)"), NUMBER_DOUBLE,
             defaultValue=DEFAULT_PIXEL, minValue=200.0, maxValue=100000.0))
         self.addParameter(QgsProcessingParameterNumber(
-            "DAYS", self.tr("Days to simulate"), QgsProcessingParameterNumber.Integer,
+            "DAYS", self.tr("Days to simulate"), NUMBER_INTEGER,
             defaultValue=7, minValue=1, maxValue=366))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+            "SEED", self.tr("Random seed"), NUMBER_INTEGER,
             defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "DEM", self.tr("Terrain (DEM, m; generated if empty)"), optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "URBAN", self.tr("Urban fraction 0-1 or % (generated if empty)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "N_STATIONS", self.tr("Number of stations"), QgsProcessingParameterNumber.Integer,
+            "N_STATIONS", self.tr("Number of stations"), NUMBER_INTEGER,
             defaultValue=120, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             "NOISE", self.tr("Station measurement noise (fraction of the value, e.g. 0.05 = 5 %)"),
-            QgsProcessingParameterNumber.Double, defaultValue=0.05, minValue=0.0, maxValue=1.0))
+            NUMBER_DOUBLE, defaultValue=0.05, minValue=0.0, maxValue=1.0))
         cloud = QgsProcessingParameterNumber(
             "CLOUD_FRACTION", self.tr("Cloud-covered share of the satellite product"),
-            QgsProcessingParameterNumber.Double, defaultValue=0.3, minValue=0.0, maxValue=0.95)
-        cloud.setFlags(cloud.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            NUMBER_DOUBLE, defaultValue=0.3, minValue=0.0, maxValue=0.95)
+        cloud.setFlags(cloud.flags() | FLAG_ADVANCED)
         self.addParameter(cloud)
         self.addParameter(QgsProcessingParameterFolderDestination(
             "OUTPUT_FOLDER", self.tr("Output folder")))
@@ -77,7 +77,7 @@ class SimulateAlgorithm(AirmapAlgorithm):
         self.addOutput(QgsProcessingOutputRasterLayer("DEM_OUTPUT", self.tr("Terrain")))
         self.addOutput(QgsProcessingOutputRasterLayer("URBAN_OUTPUT", self.tr("Urban fraction")))
         self.addOutput(QgsProcessingOutputVectorLayer("STATIONS", self.tr("Stations"),
-                                                      QgsProcessing.TypeVectorPoint))
+                                                      SOURCE_POINT))
 
     # ----------------------------------------------------------------------------------------
     def process(self, parameters, context, feedback):
@@ -173,7 +173,7 @@ class SimulateAlgorithm(AirmapAlgorithm):
         for name in rows[0]:
             if name in ("x", "y"):
                 continue
-            kind = QVariant.String if name == "site_id" else (QVariant.Int if name == "group" else QVariant.Double)
+            kind = FIELD_STRING if name == "site_id" else (FIELD_INT if name == "group" else FIELD_DOUBLE)
             fields.append(QgsField(name, kind))
         crs = QgsCoordinateReferenceSystem.fromWkt(crs_text) if crs_text.startswith(("PROJCS", "PROJCRS", "GEOG")) \
             else QgsCoordinateReferenceSystem(crs_text)
@@ -195,8 +195,6 @@ class SimulateAlgorithm(AirmapAlgorithm):
         options.layerName = "stations"
         if os.path.exists(gpkg_path):
             os.remove(gpkg_path)
-        # V3 where present (QGIS >= 3.20): V2 is deprecated there and warns in the log
-        write = getattr(QgsVectorFileWriter, "writeAsVectorFormatV3", QgsVectorFileWriter.writeAsVectorFormatV2)
-        result = write(layer, gpkg_path, context.transformContext(), options)
-        if result[0] != QgsVectorFileWriter.NoError:
+        result = QgsVectorFileWriter.writeAsVectorFormatV3(layer, gpkg_path, context.transformContext(), options)
+        if result[0] != QgsVectorFileWriter.WriterError.NoError:
             raise AirmapInputError(f"Could not write {gpkg_path}: {result[1]}. Choose a writable OUTPUT_FOLDER.")

@@ -9,3 +9,6 @@ scipy, skimage, onnxruntime, pykrige, matplotlib, affine or torch (directly or t
 and the install action (``AirmapAlgorithm.processAlgorithm``). tests/test_dependencies.py
 imports every module with those packages blocked.
 """
+from .proj_data import share_proj_database
+
+share_proj_database()  # first, before a module here imports rasterio (see proj_data.py)

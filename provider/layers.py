@@ -10,8 +10,8 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.errors import AirmapInputError
 from ..core.grid import Grid
 from ..core.stations import Stations
+from .compat import GEOMETRY_POINT, NUMERIC_FIELD_TYPES, REQUEST_NO_FLAGS
 
-NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
 AUTO_CELLS = 256  # default grid size (longer side) when PIXEL_SIZE is not set
 
 
@@ -38,7 +38,7 @@ def numeric_field_index(source, field_name):
     if idx < 0:
         raise AirmapInputError(f"Field '{field_name}' is not in the layer: choose one of "
                                f"{', '.join(f.name() for f in fields)}.")
-    if fields.at(idx).type() not in NUMERIC_TYPES:
+    if fields.at(idx).type() not in NUMERIC_FIELD_TYPES:
         raise AirmapInputError(f"Field '{field_name}' is {fields.at(idx).typeName()}, not a number: choose a "
                                "numeric field (or convert it with the Field Calculator).")
     return idx
@@ -48,7 +48,7 @@ def read_stations(source, field_name, target_crs, context, feedback=None, group_
     """Point features -> Stations in ``target_crs``; NULL/NaN values dropped and counted."""
     if source is None:
         raise AirmapInputError("No station layer was given: choose a point layer as INPUT.")
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) != GEOMETRY_POINT:
         raise AirmapInputError("The station layer must contain points.")
     require_valid_crs(source.sourceCrs(), "The station layer")
     require_valid_crs(target_crs, "The output grid")
@@ -59,7 +59,7 @@ def read_stations(source, field_name, target_crs, context, feedback=None, group_
     transform = QgsCoordinateTransform(source.sourceCrs(), target_crs, context.transformContext())
     xs, ys, vals, ids, groups = [], [], [], [], []
     total = 0
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoFlags)
+    request = QgsFeatureRequest().setFlags(REQUEST_NO_FLAGS)
     for feature in source.getFeatures(request):
         total += 1
         geom = feature.geometry()

@@ -6,10 +6,11 @@ them into the core options of ``core.station_methods`` (``covariates``, ``met_st
 ``model_path``, ``device``), so the parameter names, descriptions and checks cannot drift
 between the algorithm that runs a method and the one that cross-validates it.
 """
-from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer)
 
 from ..core.errors import AirmapInputError
+from .compat import FIELD_NUMERIC, SOURCE_POINT
 from .layers import qgs_crs, read_raster_layer, read_stations
 from .parameters import add_model_file, device_choice, model_path
 
@@ -26,10 +27,10 @@ def add_met_station_parameters(alg):
     """RH_INPUT / RH_FIELD and WIND_INPUT / WIND_FIELD, all optional."""
     for key, _, layer_label, field_label in MET_LAYERS:
         alg.addParameter(QgsProcessingParameterFeatureSource(
-            f"{key}_INPUT", alg.tr(layer_label), [QgsProcessing.TypeVectorPoint], optional=True))
+            f"{key}_INPUT", alg.tr(layer_label), [SOURCE_POINT], optional=True))
         alg.addParameter(QgsProcessingParameterField(
             f"{key}_FIELD", alg.tr(field_label), parentLayerParameterName=f"{key}_INPUT",
-            type=QgsProcessingParameterField.Numeric, optional=True))
+            type=FIELD_NUMERIC, optional=True))
 
 
 def add_covariate_parameters(alg):

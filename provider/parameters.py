@@ -1,6 +1,6 @@
 """Parameter declarations shared by several algorithms, so names and defaults never drift."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterEnum,
-                       QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
+from qgis.core import (QgsProcessingParameterCrs, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterField, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
@@ -8,6 +8,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingPa
 import re
 
 from ..core.onnx_runtime import DEVICES
+from .compat import FIELD_NUMERIC, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
 
 DEFAULT_UNITS = "µg/m³"
 # Field names a value field defaults to, best first, compared without case and punctuation
@@ -18,7 +19,7 @@ VALUE_FIELD_NAMES = ("pm25", "pm10", "no2", "o3", "so2", "value", "concentration
 def add_station_grid_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
     """INPUT, FIELD, EXTENT, PIXEL_SIZE, TARGET_CRS, UNITS: every station -> grid method."""
     alg.addParameter(QgsProcessingParameterFeatureSource(
-        "INPUT", alg.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
+        "INPUT", alg.tr("Station points"), [SOURCE_POINT]))
     add_value_field(alg, "FIELD", field_help, parent="INPUT")
     add_grid_parameters(alg)
     alg.addParameter(QgsProcessingParameterString(
@@ -58,7 +59,7 @@ def add_value_field(alg, name, description, parent, optional=False):
     """A numeric field of the point layer ``parent``, defaulting to a pollutant-like name."""
     alg.addParameter(QgsProcessingParameterField(
         name, alg.tr(description), defaultValue=_project_value_field(), parentLayerParameterName=parent,
-        type=QgsProcessingParameterField.Numeric, optional=optional))
+        type=FIELD_NUMERIC, optional=optional))
 
 
 def add_grid_parameters(alg):
@@ -66,7 +67,7 @@ def add_grid_parameters(alg):
         "EXTENT", alg.tr("Output extent (default: the input's)"), optional=True))
     alg.addParameter(QgsProcessingParameterNumber(
         "PIXEL_SIZE", alg.tr("Pixel size in target CRS units (default: 256 cells on the longer side)"),
-        QgsProcessingParameterNumber.Double, defaultValue=None, optional=True))
+        NUMBER_DOUBLE, defaultValue=None, optional=True))
     alg.addParameter(QgsProcessingParameterCrs(
         "TARGET_CRS", alg.tr("Output CRS (default: the extent's)"), optional=True))
 
@@ -83,7 +84,7 @@ def add_raster_output(alg, name="OUTPUT", description="Output raster", optional=
 
 def add_factor(alg, description):
     alg.addParameter(QgsProcessingParameterNumber(
-        "FACTOR", alg.tr(description), QgsProcessingParameterNumber.Integer, defaultValue=3, minValue=2,
+        "FACTOR", alg.tr(description), NUMBER_INTEGER, defaultValue=3, minValue=2,
         maxValue=16))
 
 

@@ -48,9 +48,9 @@ class AirmapProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802
         missing = missing_packages()
         if missing:
-            QgsMessageLog.logMessage(install_hint(missing), "airmap", Qgis.Critical)
+            QgsMessageLog.logMessage(install_hint(missing), "airmap", Qgis.MessageLevel.Critical)
         classes, errors = discover_algorithms()
         for err in errors:
-            QgsMessageLog.logMessage(f"Algorithm not loaded: {err}", "airmap", Qgis.Warning)
+            QgsMessageLog.logMessage(f"Algorithm not loaded: {err}", "airmap", Qgis.MessageLevel.Warning)
         for cls in classes:
             self.addAlgorithm(cls())

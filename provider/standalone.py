@@ -36,14 +36,15 @@ def start_qgis():
 def point_layer(x, y, columns, crs, name="stations"):
     """A memory point layer from arrays: ``columns`` maps field names to float arrays."""
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
+
+    from .compat import FIELD_DOUBLE
 
     layer = QgsVectorLayer("Point", name, "memory")
     from .layers import qgs_crs
 
     layer.setCrs(qgs_crs(crs))
     provider = layer.dataProvider()
-    provider.addAttributes([QgsField(n, QVariant.Double) for n in columns])
+    provider.addAttributes([QgsField(n, FIELD_DOUBLE) for n in columns])
     layer.updateFields()
     feats = []
     for i in range(len(x)):

@@ -10,6 +10,8 @@ from qgis.core import (QgsBasicNumericFormat, QgsColorRampShader, QgsGradientCol
                        QgsProject, QgsRasterBandStats, QgsRasterShader, QgsSingleBandPseudoColorRenderer, QgsStyle)
 from qgis.PyQt.QtGui import QColor
 
+from .compat import SHADER_LINEAR
+
 # Viridis stops: perceptually uniform and readable by colour-blind users.
 _VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
             "#6ece58", "#b5de2b", "#fde725"]
@@ -36,11 +38,12 @@ def legend_decimals(lo, hi, classes=LEGEND_CLASSES):
 def apply_concentration_style(layer, band=1):
     """Pseudocolour over the band's min..max with the concentration ramp."""
     provider = layer.dataProvider()
-    stats = provider.bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+    # All statistics (one pass): the only overload QGIS 3.40 does not mark deprecated
+    stats = provider.bandStatistics(band)
     lo, hi = stats.minimumValue, stats.maximumValue
     if not hi > lo:
         hi = lo + 1.0
-    shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), QgsColorRampShader.Interpolated)
+    shader_fn = QgsColorRampShader(lo, hi, concentration_ramp(), SHADER_LINEAR)
     shader_fn.classifyColorRamp(LEGEND_CLASSES, band)
     decimals = legend_decimals(lo, hi)
     items = shader_fn.colorRampItemList()

@@ -50,7 +50,7 @@ def chain_model(name, steps, raster_input=None, output="fine"):
     """A graphical model running ``steps`` in a chain: (algorithm id, child id, {parameter: static
     value}) each; a step's INPUT is the previous step's OUTPUT, the first step's is the model's
     raster parameter ``raster_input`` (when given), the last step's OUTPUT is the model output
-    ``output`` (run it as ``"<last child id>:<output>"``)."""
+    ``output`` (run it under the name ``model_output(model, output)``)."""
     from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
                            QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
                            QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
@@ -78,3 +78,10 @@ def chain_model(name, steps, raster_input=None, output="fine"):
         previous = child_id
     model.updateDestinationParameters()
     return model
+
+
+def model_output(model, output="fine"):
+    """The parameter (and result) name of a model output: ``<child id>:<output>`` on QGIS 3.22,
+    the output's own name on QGIS >= 3.24 (where new models name outputs by their description)."""
+    names = [p.name() for p in model.destinationParameterDefinitions()]
+    return next(n for n in names if n == output or n.endswith(":" + output))

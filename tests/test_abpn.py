@@ -21,6 +21,7 @@ def abpn():
 # --- the network (torch) -------------------------------------------------------------------
 
 def test_deepcams_configuration_has_the_published_parameter_count():
+    pytest.importorskip("torch")
     from airmap.models.abpn.net import ABPN, DEEPCAMS_CONFIG, count_parameters
 
     # 1,801,089 published minus 84,294 built-but-unused (down10, SA10, weight_down8)
@@ -28,7 +29,7 @@ def test_deepcams_configuration_has_the_published_parameter_count():
 
 
 def test_projection_units_triple_and_restore_the_size():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.abpn.net import DownProjection, UpProjection
 
@@ -40,7 +41,7 @@ def test_projection_units_triple_and_restore_the_size():
 
 def test_untrained_residual_free_model_is_bicubic_in_normalised_space():
     """With the residual convs zeroed (how training starts) the output is torch bicubic ×3."""
-    import torch
+    torch = pytest.importorskip("torch")
     import torch.nn.functional as F
 
     from airmap.models.abpn.net import ABPN
@@ -55,7 +56,7 @@ def test_untrained_residual_free_model_is_bicubic_in_normalised_space():
 
 
 def test_shipped_onnx_agrees_with_torch():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.abpn.net import ABPN
     from airmap.models.abpn.onnx_weights import load_state_dict_from_onnx

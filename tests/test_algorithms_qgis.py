@@ -4,12 +4,12 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProject,
-                       QgsRasterLayer, QgsSingleBandPseudoColorRenderer)
+from qgis.core import (Qgis, QgsCoordinateReferenceSystem, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback, QgsProject, QgsRasterLayer, QgsSingleBandPseudoColorRenderer)
 
 from airmap.core.grid import Grid
 from airmap.core.raster_io import write_raster
-from helpers import chain_model, make_point_layer, smooth_field
+from helpers import chain_model, make_point_layer, model_output, smooth_field
 
 import processing
 
@@ -86,14 +86,29 @@ def test_netcdf_subdataset_string_is_accepted_as_raster_input(airmap_provider, s
     from_string = run("bicubic", {"INPUT": uri, "OUTPUT": str(tmp_path / "string.tif")})
 
     model = chain_model("subdataset input", [("airmap:bicubic", "bicubic", {"INPUT": uri})])
-    from_model = processing.run(model, {"bicubic:fine": str(tmp_path / "model.tif")},
+    fine = model_output(model)
+    from_model = processing.run(model, {fine: str(tmp_path / "model.tif")},
                                 context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
     with rasterio.open(from_layer["OUTPUT"]) as a:
         expected = a.read()
         assert a.count == 4 and (a.height, a.width) == (723, 1440)
-    for path in (from_string["OUTPUT"], from_model["bicubic:fine"]):
+    for path in (from_string["OUTPUT"], from_model[fine]):
         with rasterio.open(path) as b:
             np.testing.assert_array_equal(b.read(), expected)
+
+
+@pytest.mark.skipif(Qgis.versionInt() < 34000, reason="QGIS 3.22 checks a model's own raster input itself and "
+                    "takes only layers and files there (README)")
+def test_netcdf_subdataset_string_as_a_graphical_model_input(airmap_provider, shared_data, tmp_path):
+    uri = f'NETCDF:"{shared_data / "cams_pm25_0p75_20191231.nc"}":pm25'
+    model = chain_model("subdataset model input", [("airmap:bicubic", "bicubic", {})], raster_input="coarse")
+    fine = model_output(model)
+    from_model = processing.run(model, {"coarse": uri, fine: str(tmp_path / "model.tif")},
+                                context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
+    from_layer = run("bicubic", {"INPUT": QgsRasterLayer(uri, "pm25"), "OUTPUT": str(tmp_path / "layer.tif")})
+    with rasterio.open(from_model[fine]) as a, rasterio.open(from_layer["OUTPUT"]) as b:
+        assert a.count == 4
+        np.testing.assert_array_equal(a.read(), b.read())
 
 
 def test_netcdf_subdataset_string_with_an_unknown_variable_says_what_to_check(airmap_provider, shared_data,

@@ -14,7 +14,7 @@ from airmap.core.grid import Grid
 from airmap.core.normalise import fit_normaliser
 from airmap.core.raster_io import read_raster, write_raster
 from airmap.core.superres import load_abpn
-from helpers import chain_model
+from helpers import chain_model, model_output
 
 TIMES = ["2019-12-31T15:00:00", "2019-12-31T18:00:00", "2019-12-31T21:00:00"]
 
@@ -179,9 +179,10 @@ def test_modeler_chain_xvfi_then_abpn_equals_deepcams(airmap_provider, cams_tif,
     model = _chain_model()
     ok, errors = model.validate()
     assert ok, errors
-    res = processing.run(model, {"stack": path, "abpn:fine": str(tmp_path / "two.tif")},
+    fine = model_output(model)
+    res = processing.run(model, {"stack": path, fine: str(tmp_path / "two.tif")},
                          context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
-    two = res["abpn:fine"]
+    two = res[fine]
     one = run("deepcams", {"INPUT": path, "OUTPUT": str(tmp_path / "one.tif")})["OUTPUT"]
     with rasterio.open(one) as a, rasterio.open(two) as b:
         assert a.count == b.count == 7 and a.transform == b.transform

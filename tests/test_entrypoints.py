@@ -90,6 +90,10 @@ def test_plugin_class_factory_registers_and_unloads_the_provider(tmp_path):
     assert "AFTER None" in proc.stdout
 
 
+def _qgis_process(env, *args):
+    return subprocess.run(["qgis_process.bin", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
 def test_qgis_process_runs_the_plugin_enabled_from_a_profile(tmp_path):
     """As a user installs it: a symlink named airmap in the profile's python/plugins folder."""
     plugins = tmp_path / "home/.local/share/QGIS/QGIS3/profiles/default/python/plugins"
@@ -97,15 +101,21 @@ def test_qgis_process_runs_the_plugin_enabled_from_a_profile(tmp_path):
     (plugins / "airmap").symlink_to(REPO, target_is_directory=True)
     # qgis_process runs Debian's python3: give it the venv's packages (rasterio, pykrige, ...)
     env = _env(HOME=str(tmp_path / "home"), PYTHONPATH=os.pathsep.join(site.getsitepackages()))
-    enable = subprocess.run(["qgis_process.bin", "plugins", "enable", "airmap"], capture_output=True, text=True,
-                            env=env, timeout=300)
+    enable = _qgis_process(env, "plugins", "enable", "airmap")
     assert enable.returncode == 0, enable.stderr[-2000:]
-    listing = subprocess.run(["qgis_process.bin", "list"], capture_output=True, text=True, env=env, timeout=300)
+    listing = _qgis_process(env, "list")
     assert "airmap:kriging" in listing.stdout and "airmap:evaluate" in listing.stdout
     out = tmp_path / "kriging.tif"
     stations = write_geojson(tmp_path / "cnemc.geojson")
-    run = subprocess.run(["qgis_process.bin", "run", "airmap:kriging", "--", f"INPUT={stations}", "FIELD=pm25",
-                          "PIXEL_SIZE=2", f"OUTPUT={out}"], capture_output=True, text=True, env=env, timeout=300)
+    run = _qgis_process(env, "run", "airmap:kriging", "--", f"INPUT={stations}", "FIELD=pm25", "PIXEL_SIZE=2",
+                        f"OUTPUT={out}")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     with rasterio.open(out) as ds:
         assert np.isfinite(ds.read(1)).all() and ds.width > 20
+    # one variable of a NetCDF file as a GDAL subdataset string
+    uri = f'NETCDF:"{SHARED_DATA / "cams_pm25_0p75_20191231.nc"}":pm25'
+    out = tmp_path / "bicubic.tif"
+    run = _qgis_process(env, "run", "airmap:bicubic", "--", f"INPUT={uri}", f"OUTPUT={out}")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    with rasterio.open(out) as ds:
+        assert (ds.count, ds.height, ds.width) == (4, 723, 1440) and ds.crs.to_epsg() == 4326

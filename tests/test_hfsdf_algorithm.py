@@ -7,7 +7,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLa
 
 from airmap.core.grid import Grid
 from airmap.core.raster_io import netcdf_uri, write_raster
-from helpers import chain_model, make_point_layer, smooth_field
+from helpers import chain_model, make_point_layer, model_output, smooth_field
 
 import processing
 
@@ -123,7 +123,8 @@ def test_graphical_model_on_cams(airmap_provider, shared_data, tmp_path):
     ok, errors = model.validate()
     assert ok, errors
     uri = netcdf_uri(str(shared_data / "cams_pm25_0p75_20191231.nc"), "pm25")
-    res = processing.run(model, {"coarse": raster_layer(uri), "hfsdf:fine": str(tmp_path / "fine.tif")},
+    fine = model_output(model)
+    res = processing.run(model, {"coarse": raster_layer(uri), fine: str(tmp_path / "fine.tif")},
                          context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
-    with rasterio.open(res["hfsdf:fine"]) as ds:
+    with rasterio.open(res[fine]) as ds:
         assert (ds.width, ds.height) == (120, 120) and np.isfinite(ds.read(1)).all()

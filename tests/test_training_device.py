@@ -4,7 +4,8 @@ checkpoints and CPU-format run records."""
 import argparse
 
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")  # the optional training backend
 
 from airmap.models import torch_device
 from airmap.models.torch_device import cpu_state_dict, device_label, resolve_device

@@ -22,6 +22,7 @@ def xvfi():
 # --- the network (torch) -------------------------------------------------------------------
 
 def test_deepcams_configuration_parameter_count():
+    pytest.importorskip("torch")
     from airmap.models.xvfi.net import DEEPCAMS_CONFIG, XVFI, count_parameters, size_multiple
 
     # 5,601,554 published minus RefineUNet's conv1/conv2 (2 x 36,928), built but never called
@@ -48,7 +49,7 @@ def _naive_splat(values, flow, weight):
 
 
 def test_scatter_add_splatting_matches_the_accumulating_original():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.xvfi.net import gaussian_splat
 
@@ -63,7 +64,7 @@ def test_scatter_add_splatting_matches_the_accumulating_original():
 
 
 def test_zero_flow_warp_is_identity_and_shift_moves_content():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.xvfi.net import backward_warp
 
@@ -75,7 +76,7 @@ def test_zero_flow_warp_is_identity_and_shift_moves_content():
 
 def test_zero_initialised_heads_give_linear_interpolation():
     """How training starts: zero flows, occlusion 1/2, no residual -> (1-t) x0 + t x1, any t."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.xvfi.net import XVFI
 
@@ -92,7 +93,7 @@ def test_zero_initialised_heads_give_linear_interpolation():
 
 
 def test_shipped_onnx_agrees_with_torch_at_any_size_and_t():
-    import torch
+    torch = pytest.importorskip("torch")
 
     from airmap.models.abpn.onnx_weights import load_state_dict_from_onnx
     from airmap.models.xvfi.export import moving_pair
