@@ -8,6 +8,7 @@ from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QProgressBar, QPushButton
 
 from .provider import dependencies as deps
+from .provider.proj_data import share_proj_database
 
 MENU = "&airmap"
 ICON = os.path.join(os.path.dirname(__file__), "icon.svg")
@@ -23,6 +24,7 @@ class AirmapPlugin:
         from .provider.installer import profile_dir
 
         deps.activate(profile_dir())   # packages an earlier "Install dependencies" put there
+        share_proj_database()          # again: rasterio may only now be importable (from there)
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         from .provider.provider import PROVIDER_ID, AirmapProvider
@@ -65,7 +67,7 @@ class AirmapPlugin:
         button.setObjectName("airmap_install_button")
         button.clicked.connect(lambda: self.install("runtime"))
         widget.layout().addWidget(button)
-        self._push(widget, Qgis.Warning)
+        self._push(widget, Qgis.MessageLevel.Warning)
 
     def install(self, kind="runtime"):
         """Install the missing packages of set ``kind`` ('runtime' or 'torch') in the background."""
@@ -74,20 +76,20 @@ class AirmapPlugin:
         bar = self.iface.messageBar() if self.iface is not None else None
         if self.task is not None:
             if bar is not None:
-                bar.pushMessage("airmap", "An installation is already running.", Qgis.Info, 5)
+                bar.pushMessage("airmap", "An installation is already running.", Qgis.MessageLevel.Info, 5)
             return None
         missing = deps.missing_modules(deps.PACKAGE_SETS[kind][0])
         if not missing:
             if bar is not None:
-                bar.pushMessage("airmap", "Everything is already installed.", Qgis.Success, 5)
+                bar.pushMessage("airmap", "Everything is already installed.", Qgis.MessageLevel.Success, 5)
             return None
         python = deps.python_executable()
         if python is None:
             message = ("QGIS's Python interpreter was not found, so airmap cannot run pip: install the "
                        f"packages of {deps.PACKAGE_SETS[kind][1]} with the pip of the Python QGIS uses.")
-            log(message, Qgis.Critical)
+            log(message, Qgis.MessageLevel.Critical)
             if bar is not None:
-                bar.pushMessage("airmap", message, Qgis.Critical, 0)
+                bar.pushMessage("airmap", message, Qgis.MessageLevel.Critical, 0)
             return None
         target = deps.site_dir(profile_dir(), kind)
         packages = ", ".join(deps.PACKAGE_SETS[kind][0][m][0] for m in missing)
@@ -102,7 +104,7 @@ class AirmapPlugin:
             progress.setObjectName("airmap_install_progress")
             widget.layout().addWidget(progress)
             self.task.progressChanged.connect(lambda value: progress.setValue(int(value)))
-            self._push(widget, Qgis.Info)
+            self._push(widget, Qgis.MessageLevel.Info)
         QgsApplication.taskManager().addTask(self.task)
         return self.task
 
@@ -116,17 +118,17 @@ class AirmapPlugin:
         if ok and not still:
             message = (f"Installed into {deps.site_dir(profile_dir(), kind)}: "
                        + ("airmap's algorithms are ready." if kind == "runtime" else "PyTorch is ready."))
-            level = Qgis.Success
+            level = Qgis.MessageLevel.Success
             if self.provider is not None:
                 self.provider.refreshAlgorithms()
         else:
             reason = task.error if task is not None and task.error else f"still missing: {', '.join(still)}"
             message = f"Installation failed: {reason} (the airmap log tab has pip's output)."
-            level = Qgis.Critical
+            level = Qgis.MessageLevel.Critical
         log(message, level)
         if self.iface is not None:
             widget = self.iface.messageBar().createMessage("airmap", message)
-            self._push(widget, level, 0 if level == Qgis.Critical else 15)
+            self._push(widget, level, 0 if level == Qgis.MessageLevel.Critical else 15)
 
     def unload(self):
         if self.task is not None:

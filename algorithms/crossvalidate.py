@@ -9,7 +9,7 @@ from ..core.crossval import cross_validate
 from ..core.metrics import METRIC_NAMES
 from ..core.station_methods import METHODS, method_keys
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.compat import FIELD_NUMERIC, NUMBER_INTEGER, SOURCE_POINT, SOURCE_VECTOR
+from ..provider.compat import NUMBER_INTEGER, SOURCE_POINT, SOURCE_VECTOR
 from ..provider.layers import stations_and_grid
 from ..provider.method_inputs import (add_covariate_parameters, add_met_station_parameters, add_model_parameter,
                                       read_method_options)

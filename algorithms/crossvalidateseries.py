@@ -2,7 +2,7 @@
 (SPIN, IGNNK, per-hour IDW and kriging) over whole series: every fold's stations are removed
 at every hour, inferred from the others, and scored where they measured."""
 import numpy as np
-from qgis.core import QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterEnum, \
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterEnum, \
     QgsProcessingParameterFeatureSink, QgsProcessingParameterNumber
 
 from ..core.metrics import METRIC_NAMES
@@ -10,6 +10,7 @@ from ..provider.algorithm import AirmapAlgorithm
 from ..provider.parameters import add_device, add_model_file, device_choice, model_path
 from ..provider.series_inputs import add_series_parameters, add_time_range, add_wind_parameters, read_series, read_wind
 from ..provider.tables import write_metric_rows, write_station_rows
+from ..provider.compat import NUMBER_INTEGER, SOURCE_POINT, SOURCE_VECTOR
 
 CV_METHODS = ("spin", "ignnk", "idw", "kriging")   # core.timeseries.methods.CV_METHODS (no import at load)
 LABELS = ("SPIN", "IGNNK", "IDW per hour", "Ordinary kriging per hour")
@@ -32,15 +33,15 @@ class CrossValidateSeriesAlgorithm(AirmapAlgorithm):
         add_time_range(self)
         self.addParameter(QgsProcessingParameterEnum("METHOD", self.tr("Method"), options=list(LABELS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            "FOLDS", self.tr("Folds"), QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=2))
+            "FOLDS", self.tr("Folds"), NUMBER_INTEGER, defaultValue=5, minValue=2))
         self.addParameter(QgsProcessingParameterNumber(
-            "SEED", self.tr("Random seed of the fold split"), QgsProcessingParameterNumber.Integer, defaultValue=0))
+            "SEED", self.tr("Random seed of the fold split"), NUMBER_INTEGER, defaultValue=0))
         add_model_file(self, "MODEL", "Model file for SPIN / IGNNK (.onnx; default: the shipped model)")
         add_device(self)
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Held-out scores per station"), QgsProcessing.TypeVectorPoint))
+            "OUTPUT", self.tr("Held-out scores per station"), SOURCE_POINT))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "METRICS", self.tr("Cross-validation metrics"), QgsProcessing.TypeVector))
+            "METRICS", self.tr("Cross-validation metrics"), SOURCE_VECTOR))
         for name in METRIC_NAMES:
             self.addOutput(QgsProcessingOutputNumber(name, name))
 

@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterFeatureS
 from ..core.errors import AirmapInputError
 from ..core.metrics import METRIC_NAMES
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.compat import FIELD_NUMERIC, SOURCE_POINT, SOURCE_VECTOR
+from ..provider.compat import SOURCE_POINT, SOURCE_VECTOR
 from ..provider.layers import crs_string, qgs_crs, read_raster_layer, read_stations
 from ..provider.parameters import add_value_field
 from ..provider.tables import write_metric_rows

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingParameterEnum,
 from ..core.errors import AirmapInputError
 from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruct
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.compat import FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER
+from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_POINT
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
                                require_valid_crs, target_crs_from)
 from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,

@@ -3,7 +3,7 @@ long format (+ wind) -> the inferred series at TARGETS points (long format) and/
 raster stack over EXTENT/PIXEL_SIZE. Time is processed window by window, so memory follows
 (stations + targets) x window, not the length of the series."""
 import numpy as np
-from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer, QgsRectangle)
 
 from ..core.errors import AirmapInputError
@@ -14,6 +14,7 @@ from ..provider.parameters import add_device, add_grid_parameters, add_model_fil
 from ..provider.series_inputs import (add_series_parameters, add_series_rows, add_series_sink_parameter, add_time_range,
                                       add_wind_parameters, lonlat_of, read_series, read_targets, read_wind, series_sink)
 from ..provider.styling import style_on_load
+from ..provider.compat import SOURCE_POINT
 
 
 class SeriesModelAlgorithm(AirmapAlgorithm):
@@ -27,7 +28,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
         add_time_range(self)
         self.addParameter(QgsProcessingParameterFeatureSource(
             "TARGETS", self.tr("Target points (places to infer the series at; optional)"),
-            [QgsProcessing.TypeVectorPoint], optional=True))
+            [SOURCE_POINT], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "TARGET_ID_FIELD", self.tr("Target id field (default: feature id)"), parentLayerParameterName="TARGETS",
             optional=True))

@@ -1,13 +1,12 @@
 """airmap:widetolong — a wide station table (one row per time, one column per station, as the
 Beijing AQI-36 CSV) + a station layer -> a long-format point layer (one feature per station and
 time) that airmap:spin, airmap:ignnk and QGIS's temporal controller read."""
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsGeometry, QgsPointXY, QgsProcessing,
-                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterString,
-                       QgsWkbTypes)
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsGeometry, QgsPointXY, QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterString)
 
 from ..core.errors import AirmapInputError, Cancelled
 from ..provider.algorithm import AirmapAlgorithm
+from ..provider.compat import SOURCE_POINT, WKB_POINT
 
 
 class WideToLongAlgorithm(AirmapAlgorithm):
@@ -26,14 +25,14 @@ class WideToLongAlgorithm(AirmapAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "TIME_COLUMN", self.tr("Time column (default: the first)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "STATIONS", self.tr("Station points"), [QgsProcessing.TypeVectorPoint]))
+            "STATIONS", self.tr("Station points"), [SOURCE_POINT]))
         self.addParameter(QgsProcessingParameterField(
             "STATION_ID_FIELD", self.tr("Station id field (values = the table's column names)"),
             parentLayerParameterName="STATIONS"))
         self.addParameter(QgsProcessingParameterString(
             "VALUE_NAME", self.tr("Name of the value field"), defaultValue="value"))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Long-format series"), QgsProcessing.TypeVectorPoint))
+            "OUTPUT", self.tr("Long-format series"), SOURCE_POINT))
 
     def process(self, parameters, context, feedback):
         from ..core.timeseries.wide import long_records, read_wide_csv
@@ -59,7 +58,7 @@ class WideToLongAlgorithm(AirmapAlgorithm):
                               f"{', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}.")
         value_name = self.parameterAsString(parameters, "VALUE_NAME", context) or "value"
         fields = series_fields("station_id", value_name)
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields, QgsWkbTypes.Point,
+        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields, WKB_POINT,
                                           stations.sourceCrs())
         for k, (sid, x, y, t, v) in enumerate(records):
             if k % 5000 == 0:
@@ -69,7 +68,7 @@ class WideToLongAlgorithm(AirmapAlgorithm):
             f = QgsFeature(fields)
             f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
             f.setAttributes([sid, qdatetime(t), v])
-            sink.addFeature(f, QgsFeatureSink.FastInsert)
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
         feedback.pushInfo(f"{len(records)} features: {len(columns) - len(missing)} stations x {times.size} times "
                           "(empty cells left out).")
         return {"OUTPUT": dest}

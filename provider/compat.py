@@ -43,4 +43,5 @@ else:
 
     _TYPES, _STRING = QVariant.Type, QVariant.Type.String
 FIELD_STRING, FIELD_INT, FIELD_DOUBLE = _STRING, _TYPES.Int, _TYPES.Double
+FIELD_DATETIME = _TYPES.QDateTime if Qgis.versionInt() >= 33800 else _TYPES.DateTime
 NUMERIC_FIELD_TYPES = (_TYPES.Int, _TYPES.UInt, _TYPES.LongLong, _TYPES.ULongLong, _TYPES.Double)

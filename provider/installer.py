@@ -15,7 +15,7 @@ def profile_dir():
     return QgsApplication.qgisSettingsDirPath()
 
 
-def log(message, level=Qgis.Info):
+def log(message, level=Qgis.MessageLevel.Info):
     QgsMessageLog.logMessage(message, LOG_TAG, level)
 
 
@@ -24,7 +24,7 @@ class PipInstallTask(QgsTask):
 
     def __init__(self, kind, missing, python, target):
         packages = ", ".join(deps.PACKAGE_SETS[kind][0][m][0] for m in missing)
-        flags = QgsTask.CanCancel
+        flags = QgsTask.Flag.CanCancel
         if hasattr(QgsTask, "Silent"):   # newer QGIS: the plugin's message bar says how it ended
             flags |= QgsTask.Silent
         super().__init__(f"airmap: installing {packages}", flags)
@@ -71,7 +71,7 @@ class PipInstallTask(QgsTask):
                 line = line.rstrip()
                 if not line:
                     continue
-                log(line, Qgis.Warning if line.startswith(("ERROR", "WARNING")) else Qgis.Info)
+                log(line, Qgis.MessageLevel.Warning if line.startswith(("ERROR", "WARNING")) else Qgis.MessageLevel.Info)
                 # the reason shown to the user: pip's last ERROR line, else its last line
                 last = line if line.startswith("ERROR") or not last.startswith("ERROR") else last
                 if line.startswith(("Collecting", "Downloading", "Using cached", "Processing")):

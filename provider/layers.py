@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest,
-                       QgsProcessingException, QgsProject, QgsRectangle, QgsWkbTypes)
+                       QgsProcessingException, QgsRectangle, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import AirmapInputError

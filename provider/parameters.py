@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingParameterCrs, QgsProcessingParameterEnum, Qg
 import re
 
 from ..core.onnx_runtime import DEVICES
-from .compat import FIELD_NUMERIC, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
+from .compat import FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
 
 DEFAULT_UNITS = "µg/m³"
 # Field names a value field defaults to, best first, compared without case and punctuation
@@ -44,10 +44,10 @@ def _project_value_field():
     QGIS builds a new algorithm instance for each dialog, so the default follows the layers
     the user has; a field parameter's default is a name, and a name absent from the chosen
     layer leaves QGIS's own choice."""
-    from qgis.core import QgsProject, QgsVectorLayer, QgsWkbTypes
+    from qgis.core import QgsProject, QgsVectorLayer
 
     for layer in QgsProject.instance().mapLayers().values():
-        if isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PointGeometry:
+        if isinstance(layer, QgsVectorLayer) and layer.geometryType() == GEOMETRY_POINT:
             numeric = [f.name() for f in layer.fields() if f.isNumeric()]
             found = preferred_value_field(numeric)
             if found:

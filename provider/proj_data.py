@@ -37,7 +37,10 @@ def qgis_proj_folder():
 
 
 def rasterio_wheel_proj_folder():
-    spec = importlib.util.find_spec("rasterio")
+    try:
+        spec = importlib.util.find_spec("rasterio")
+    except (ImportError, ValueError):  # not installed (or blocked): nothing to share
+        return None
     roots = (spec.submodule_search_locations or []) if spec else []
     return _folder_with_db([os.path.join(root, "proj_data") for root in roots])
 

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink,
-                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing,
-                       QgsProcessingParameterDateTime, QgsProcessingParameterFeatureSink,
+                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessingParameterDateTime, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QDate, QDateTime, Qt, QVariant
@@ -21,6 +20,8 @@ from ..core.timeseries.series import series_from_records
 from ..core.timeseries.times import parse_time
 from ..core.timeseries.wind import Wind, direction_degrees, interpolate_met, sample_stack, wind_uv
 from .layers import numeric_field_index, read_raster_layer, require_valid_crs
+from .compat import (FIELD_DATETIME, FIELD_DOUBLE, FIELD_NUMERIC, FIELD_STRING, GEOMETRY_POINT, NUMBER_DOUBLE,
+                     SOURCE_POINT, WKB_POINT)
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 WIND_FIELDS = ("WIND_TIME_FIELD", "WIND_SPEED_FIELD", "WIND_DIRECTION_FIELD", "WIND_U_FIELD", "WIND_V_FIELD")
@@ -31,9 +32,9 @@ WIND_FIELDS = ("WIND_TIME_FIELD", "WIND_SPEED_FIELD", "WIND_DIRECTION_FIELD", "W
 def add_series_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
     """INPUT, FIELD, TIME_FIELD, STATION_FIELD (optional)."""
     alg.addParameter(QgsProcessingParameterFeatureSource(
-        "INPUT", alg.tr("Station series (points, one feature per station and time)"), [QgsProcessing.TypeVectorPoint]))
+        "INPUT", alg.tr("Station series (points, one feature per station and time)"), [SOURCE_POINT]))
     alg.addParameter(QgsProcessingParameterField(
-        "FIELD", alg.tr(field_help), parentLayerParameterName="INPUT", type=QgsProcessingParameterField.Numeric))
+        "FIELD", alg.tr(field_help), parentLayerParameterName="INPUT", type=FIELD_NUMERIC))
     alg.addParameter(QgsProcessingParameterField(
         "TIME_FIELD", alg.tr("Time field (date/time, date or ISO text)"), parentLayerParameterName="INPUT"))
     alg.addParameter(QgsProcessingParameterField(
@@ -44,7 +45,7 @@ def add_series_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
 def add_wind_parameters(alg):
     """WIND_INPUT + its fields (speed and direction, or u and v), or WIND_U_RASTER/WIND_V_RASTER."""
     alg.addParameter(QgsProcessingParameterFeatureSource(
-        "WIND_INPUT", alg.tr("Wind stations (points, long format; optional)"), [QgsProcessing.TypeVectorPoint],
+        "WIND_INPUT", alg.tr("Wind stations (points, long format; optional)"), [SOURCE_POINT],
         optional=True))
     labels = {"WIND_TIME_FIELD": "Wind time field", "WIND_SPEED_FIELD": "Wind speed field (m/s)",
               "WIND_DIRECTION_FIELD": "Wind direction field (degrees or compass points, where it blows from)",
@@ -58,7 +59,7 @@ def add_wind_parameters(alg):
         "WIND_V_RASTER", alg.tr("Wind v raster stack (bands = times; optional)"), optional=True))
     alg.addParameter(QgsProcessingParameterNumber(
         "WIND_RASTER_STEP", alg.tr("Hours between wind raster bands when their descriptions are not times "
-                                   "(the first band is START)"), QgsProcessingParameterNumber.Double,
+                                   "(the first band is START)"), NUMBER_DOUBLE,
         defaultValue=1.0, minValue=0.0001, optional=True))
 
 
@@ -80,9 +81,9 @@ def qt_time(value):
             return None
         naive = value.toPyDateTime().replace(tzinfo=None)
         spec = value.timeSpec()
-        if spec == Qt.UTC:
+        if spec == Qt.TimeSpec.UTC:
             return naive.replace(tzinfo=timezone.utc)
-        if spec == Qt.OffsetFromUTC:
+        if spec == Qt.TimeSpec.OffsetFromUTC:
             return naive.replace(tzinfo=timezone(timedelta(seconds=value.offsetFromUtc())))
         return naive
     if isinstance(value, QDate):
@@ -123,7 +124,7 @@ def read_long_layer(source, time_field, value_fields, context, station_field=Non
     in WGS 84 (lon/lat) and in the layer's CRS (x/y). ``raw_fields`` are read as they are (text)."""
     if source is None:
         raise AirmapInputError("No station layer was given: choose a point layer as INPUT.")
-    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.PointGeometry:
+    if QgsWkbTypes.geometryType(source.wkbType()) != GEOMETRY_POINT:
         raise AirmapInputError("The station layer must contain points.")
     require_valid_crs(source.sourceCrs(), "The station layer")
     tidx = _field_index(source, time_field, "Time field")
@@ -306,9 +307,9 @@ def lonlat_of(xs, ys, crs, context):
 
 def series_fields(id_name="target_id", value_name="value"):
     fields = QgsFields()
-    fields.append(QgsField(id_name, QVariant.String))
-    fields.append(QgsField("time", QVariant.DateTime))
-    fields.append(QgsField(value_name, QVariant.Double))
+    fields.append(QgsField(id_name, FIELD_STRING))
+    fields.append(QgsField("time", FIELD_DATETIME))
+    fields.append(QgsField(value_name, FIELD_DOUBLE))
     return fields
 
 
@@ -320,7 +321,7 @@ def qdatetime(stamp):
 
 def series_sink(alg, parameters, context, name, crs, id_name="target_id", value_name="value"):
     fields = series_fields(id_name, value_name)
-    sink, dest = alg.parameterAsSink(parameters, name, context, fields, QgsWkbTypes.Point, crs)
+    sink, dest = alg.parameterAsSink(parameters, name, context, fields, WKB_POINT, crs)
     return sink, dest, fields
 
 
@@ -334,11 +335,11 @@ def add_series_rows(sink, fields, ids, xs, ys, times, block):
             f = QgsFeature(fields)
             f.setGeometry(geom)
             f.setAttributes([tid, stamp, float(value) if np.isfinite(value) else None])
-            sink.addFeature(f, QgsFeatureSink.FastInsert)
+            sink.addFeature(f, QgsFeatureSink.Flag.FastInsert)
 
 
 def add_series_sink_parameter(alg, name, description, optional=True):
-    alg.addParameter(QgsProcessingParameterFeatureSink(name, alg.tr(description), QgsProcessing.TypeVectorPoint,
+    alg.addParameter(QgsProcessingParameterFeatureSink(name, alg.tr(description), SOURCE_POINT,
                                                        optional=optional, createByDefault=not optional))
 
 

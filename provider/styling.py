@@ -7,7 +7,7 @@ import os
 
 from qgis.core import (QgsBasicNumericFormat, QgsColorRampShader, QgsGradientColorRamp, QgsGradientStop,
                        QgsLayerTreeLayer, QgsMapLayerLegendUtils, QgsProcessingLayerPostProcessorInterface,
-                       QgsProject, QgsRasterBandStats, QgsRasterShader, QgsSingleBandPseudoColorRenderer, QgsStyle)
+                       QgsProject, QgsRasterShader, QgsSingleBandPseudoColorRenderer, QgsStyle)
 from qgis.PyQt.QtGui import QColor
 
 from .compat import SHADER_LINEAR

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import rasterio
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
-from qgis.PyQt.QtCore import QDateTime, QVariant
+from qgis.PyQt.QtCore import QDateTime
+from airmap.provider.compat import FIELD_DATETIME
 
 from helpers import SHARED_DATA, make_point_layer
 
@@ -107,7 +108,7 @@ def test_series_at_targets_play_in_the_temporal_controller(airmap_provider, pm25
     layer = res["OUTPUT_POINTS"]
     layer = layer if isinstance(layer, QgsVectorLayer) else QgsVectorLayer(layer)
     values, time_type = collect(layer)
-    assert time_type == QVariant.DateTime
+    assert time_type == FIELD_DATETIME
     truth = truth_at_targets()
     assert set(values) == set(truth) and all(v.size == 168 for v in values.values())
     pred = np.concatenate([values[k] for k in truth])
@@ -181,7 +182,7 @@ def test_widetolong_feeds_spin(airmap_provider, tmp_path):
     header = lines[0].strip().split(",")
     expected = sum(1 for line in lines[1:] for c, cell in zip(header[1:], line.strip().split(",")[1:])
                    if cell and c in {r["sensor_id"] for r in rows[:30]})
-    assert len(feats) == expected and layer.fields().field("time").type() == QVariant.DateTime
+    assert len(feats) == expected and layer.fields().field("time").type() == FIELD_DATETIME
     assert any("6 column(s) have no station" in m for m in messages)
     first = next(f for f in feats if f["station_id"] == "001001")
     assert first["time"].toString("yyyy-MM-dd HH:mm") == "2014-05-01 01:00" and first["pm25"] == 138.0

@@ -38,7 +38,7 @@ def problem(text):
 def wait(ms):
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
-    loop.exec_()
+    loop.exec()
 
 
 def shot(widget, name, width=1100):
