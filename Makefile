@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The repository is the plugin package: expose it as `airmap` whatever the clone is called.
 RUN := PYTHONPATH=$(CURDIR)/.pkg QT_QPA_PLATFORM=offscreen PYTHONUNBUFFERED=1 $(PY)
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test bench clean-venv train-reference
 
 setup: $(STAMP) .pkg/airmap
 
@@ -39,6 +39,10 @@ test: setup
 
 bench: setup
 	$(RUN) -m airmap.bench.run
+
+# Reference-size training on a GPU (models/README.md); no install step: the GPU machine's own python3 runs it.
+train-reference: .pkg/airmap
+	PYTHONPATH=$(CURDIR)/.pkg PYTHONUNBUFFERED=1 $$([ -x $(PY) ] && echo $(PY) || echo python3) -m airmap.models.reference $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV) .pkg

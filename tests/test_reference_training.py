@@ -235,7 +235,7 @@ def test_budget_plan_fits_the_nine_minutes():
     from airmap.models.reference import run
 
     args = run.parse_args([])
-    assert args.budget_s == 540 and args.device == "cuda"
+    assert args.budget_s <= 540 and args.device == "cuda"
     assert args.budget_s * (1 - run.RESERVE_SHARE) + run.GRACE_S < 540
     shares = [j.share for j in reference_jobs.jobs(reference_jobs.FULL, "/w", "/c", 0) if j.group == "pointconv"]
     assert sum(shares) == pytest.approx(1.0)   # the two PointConv variants run one after the other

@@ -182,30 +182,44 @@ def _tasks(versions: Dict[str, Dict[str, str]], bench: Dict[str, int]):
     return out
 
 
+COST = {"hfsdf": 4, "abpn": 3}   # relative CPU cost of a scoring task (others 1): more threads
+
+
 class Scoring:
     """Scores of several model versions, computed in a pool of spawned processes in the
     background (the shipped models are scored while the new ones train)."""
 
     def __init__(self, versions: Dict[str, Dict[str, str]], sizes: Sizes, cache: str, processes: int):
         tasks = _tasks(versions, sizes.bench)
-        self.pool = None
+        self.pool = self.results = None
         if not tasks:
-            self.result = None
             return
-        workers = min(len(tasks), max(1, processes))
-        threads = max(1, processes // len(tasks))
-        self.pool = mp.get_context("spawn").Pool(workers)
-        self.result = self.pool.map_async(_score_task, [(n, v, p, b, cache, threads) for n, v, p, b in tasks])
+        weights = [COST.get(name, 1) for name, *_ in tasks]
+        args = [(n, v, p, b, cache, max(1, round(processes * w / sum(weights))))
+                for (n, v, p, b), w in zip(tasks, weights)]
+        self.count = len(args)
+        self.pool = mp.get_context("spawn").Pool(min(len(args), max(1, processes)))
+        self.results = self.pool.imap_unordered(_score_task, args)
 
-    def collect(self, into: Dict[str, Dict[str, Scores]], errors: List[str]) -> None:
-        """Wait for the scores and merge them into ``into`` ({name: {version: Scores}})."""
+    def collect(self, into: Dict[str, Dict[str, Scores]], errors: List[str], deadline: float) -> None:
+        """Merge the scores into ``into`` ({name: {version: Scores}}) as they come, until
+        ``deadline`` (time.time()); what is not done by then is reported in ``errors``."""
+        import time
+
         if self.pool is None:
             return
-        for name, version, sc, err in self.result.get():
+        for done in range(self.count):
+            try:
+                name, version, sc, err = self.results.next(timeout=max(1.0, deadline - time.time()))
+            except mp.TimeoutError:
+                errors.append(f"{self.count - done} scoring task(s) stopped at the budget")
+                self.pool.terminate()
+                break
             into.setdefault(name, {}).setdefault(version, {}).update(sc)
             if err:
                 errors.append(f"{name} ({version}): {err}")
-        self.pool.close()
+        else:
+            self.pool.close()
         self.pool.join()
 
 
