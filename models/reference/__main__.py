@@ -1,6 +1,6 @@
 import sys
 
-from .run import main
+if __name__ == "__main__":   # guarded: spawned worker processes import this module again (and need no torch)
+    from .run import main
 
-if __name__ == "__main__":   # guarded: worker processes (spawn) import this module again
     sys.exit(main())

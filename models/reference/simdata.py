@@ -34,25 +34,35 @@ def tasks(sizes: Sizes, groups: Iterable[str], seed: int) -> List[Task]:
     from ..hfsdf.data import regions
 
     groups = set(groups)
-    dc, pc, hf, b = sizes.deepcams, sizes.pointconv, sizes.hfsdf, sizes.bench
+    dc, pc, hf = sizes.deepcams, sizes.pointconv, sizes.hfsdf
     out: List[Task] = []
     if groups & {"abpn", "xvfi"}:
         s = DEEPCAMS_SEED + seed
         out += _stream(dc["scenarios"], dc["size"], dc["days"], s, DEEPCAMS_PIXEL)
         out += _stream(dc["val_scenarios"], dc["size"], dc["days"], HELD_OUT + s, DEEPCAMS_PIXEL)
-        out += _stream(b["deepcams_scenarios"], b["deepcams_size"], b["deepcams_days"], DEEPCAMS_BENCH_SEED,
-                       DEEPCAMS_PIXEL)
     if "pointconv" in groups:
         for days, seed_ in ((pc["days"], POINTCONV_DATA_SEED), (pc["val_days"], POINTCONV_DATA_SEED + HELD_OUT)):
             out += _stream(-(-days // 2), pc["size"], 2, seed_, POINTCONV_PIXEL)
-        out += _stream(-(-b["pointconv_days"] // 2), b["pointconv_size"], 2, POINTCONV_BENCH_SEED, POINTCONV_PIXEL)
     if "hfsdf" in groups:
         seeds = range(HFSDF_FIRST_REGION, HFSDF_FIRST_REGION + hf["regions"])
         out += [("region", s, season, hf["size"], HFSDF_DAYS) for s, season in regions(seeds)]
-        out += [("region", s, season, b["hfsdf_size"], HFSDF_DAYS)
-                for s, season in HFSDF_BENCH_REGIONS[:b["hfsdf_regions"]]]
+    out += bench_tasks(sizes.bench, groups)
     # the largest first, so the pool's last stragglers are small
     return sorted(dict.fromkeys(out), key=lambda t: -(t[2] ** 2 * t[3] if t[0] == "scenario" else t[3] ** 2 * t[4]))
+
+
+def bench_tasks(b: dict, groups: Iterable[str]) -> List[Task]:
+    """The bench's held-out sets that the selected groups are scored on (``Sizes.bench``)."""
+    groups = set(groups)
+    out: List[Task] = []
+    if groups & {"abpn", "xvfi"}:
+        out += _stream(b["deepcams_scenarios"], b["deepcams_size"], b["deepcams_days"], DEEPCAMS_BENCH_SEED,
+                       DEEPCAMS_PIXEL)
+    if "pointconv" in groups:
+        out += _stream(-(-b["pointconv_days"] // 2), b["pointconv_size"], 2, POINTCONV_BENCH_SEED, POINTCONV_PIXEL)
+    if "hfsdf" in groups:
+        out += [("region", s, season, b["hfsdf_size"], HFSDF_DAYS) for s, season in HFSDF_BENCH_REGIONS[:b["hfsdf_regions"]]]
+    return out
 
 
 def run_task(task: Task, cache: str) -> float:
