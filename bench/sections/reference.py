@@ -16,9 +16,6 @@ from ...models.reference.ship import MAX_BYTES, ONNX_FILES, export_command, ship
 
 
 def cost_rows(quick):
-    import torch
-
-    torch.set_num_threads(1)
     rows = []
     for name in ("abpn",) if quick else ("abpn", "xvfi", "pointconv", "hfsdf"):
         cost = costs.step_cost(name, repeats=1 if quick else 2)
@@ -79,6 +76,14 @@ def effect_rows(quick, folder, cache):
     return rows, bench
 
 
+def bf16_rows(quick, cache, bench):
+    rows = []
+    for name in ("abpn",) if quick else ("abpn", "pointconv_pm25"):
+        m = costs.bf16_noise(name, cache, bench)
+        rows.append((name, m["bf16_rms"], m["error_rms"], f"{m['bf16_rms'] / m['error_rms']:.1e}"))
+    return rows
+
+
 def section(quick: bool) -> str:
     out = ["## Reference-size training: step cost, storage, and the effect of compact weights (issue 14)", ""]
     out.append("What `make train-reference` (models/README.md) trains. One optimiser step of each reference "
@@ -107,4 +112,13 @@ def section(quick: bool) -> str:
         out.append("")
         out.append(table(["model", "storage", "held-out set", "file MiB", "RMSE float32", "RMSE stored",
                           "ΔRMSE relative", "R float32", "R stored"], rows, fmt="{:.4f}"))
+        out.append("")
+        out.append("bfloat16 autocast (the reference run's `--bf16` for ABPN and PointConv): the shipped trained "
+                   "networks run on the same held-out inputs in float32 and under CPU bf16 autocast; the RMS of "
+                   "the difference against the RMS of the float32 output's own error, in the networks' "
+                   "normalised units (CPU autocast rounds to the same 8-bit mantissa as CUDA's; its operator "
+                   "coverage differs, so this bounds the rounding, it does not replay a GPU run):")
+        out.append("")
+        out.append(table(["model", "RMS bf16 − float32", "RMS float32 − truth", "ratio"],
+                         bf16_rows(quick, os.path.join(folder, "cache"), bench), fmt="{:.4f}"))
     return "\n".join(out)

@@ -62,8 +62,8 @@ def reference_step(name: str) -> Callable[[], None]:
     return step
 
 
-def step_cost(name: str, repeats: int = 2) -> Dict[str, float]:
-    """{'cpu_s', 'gflop', 'ops'} of one step on the current torch threads."""
+def step_cost(name: str, repeats: int = 2, threads: int = 1) -> Dict[str, float]:
+    """{'cpu_s', 'gflop', 'ops'} of one step on ``threads`` torch threads."""
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -74,6 +74,7 @@ def step_cost(name: str, repeats: int = 2) -> Dict[str, float]:
             Count.calls += 1
             return func(*args, **(kwargs or {}))
 
+    torch.set_num_threads(threads)
     step = reference_step(name)
     step()   # warm-up
     t0 = time.perf_counter()
@@ -134,3 +135,53 @@ def untrained_checkpoint(name: str, folder: str) -> str:
 
         save(path, ImplicitNet(paper_config()), torch.zeros(1, 256), {"command": "-"}, 0, 0.0)
     return path
+
+
+def bf16_noise(name: str, cache: str, bench: Dict[str, int]) -> Dict[str, float]:
+    """How far bfloat16 autocast moves a trained (shipped) network's output, against how far that
+    output is from the truth, on held-out data in the network's normalised units: {'bf16_rms',
+    'error_rms'}. Runs on the CPU (autocast on the CPU has the same 8-bit mantissa as on CUDA;
+    the op coverage differs, so this bounds the rounding, it does not replay a GPU run)."""
+    from .compare import deepcams_stacks, shipped_path
+
+    torch.set_num_threads(1)
+    path = shipped_path(name)
+    if name == "abpn":
+        from ...core.deepcams import sr_pairs
+        from ...core.modelcard import decode_card
+        from ...core.normalise import fit_normaliser
+        from ..abpn.eager import eager_model
+        import onnx
+
+        card = decode_card({p.key: p.value for p in onnx.load(path).metadata_props}, "abpn")
+        model = eager_model(path, card)
+        xs, ys = [], []
+        for hourly in deepcams_stacks(bench, cache):
+            coarse, fine = sr_pairs(hourly)
+            n = fit_normaliser(coarse, card["normalisation"])
+            xs.append(n.forward(coarse[::bench["deepcams_frame_step"]]))
+            ys.append(n.forward(fine[::bench["deepcams_frame_step"]]))
+        x, y = torch.from_numpy(np.concatenate(xs))[:, None], torch.from_numpy(np.concatenate(ys))[:, None]
+    else:
+        from ...core import pointconv as pc
+        from ..pointconv import data
+        from ..pointconv.net import PointConvUNetPP
+        from ..pointconv.weights import checkpoint_from_onnx
+
+        ckpt = checkpoint_from_onnx(path)
+        rec = ckpt["record"]
+        model = PointConvUNetPP(len(pc.VARIANT_VARIABLES[rec["variant"]]), len(pc.COVARIATES), rec["filters"],
+                                rec["k1"], rec["k2"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval()
+        days = data.simulator_days(bench["pointconv_days"], bench["pointconv_size"], 90_004, cache_dir=cache)
+        rng = np.random.default_rng(0)
+        pairs = [data.sample_inputs(d, rec["variant"], rng, covariate_keep=1.0)[:2] for d in days]
+        x, y = (torch.from_numpy(np.stack(a)) for a in zip(*pairs))
+    with torch.no_grad():
+        full = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = model(x)
+    full, half = (o if torch.is_tensor(o) else o[-1] for o in (full, half))
+    rms = lambda t: float(torch.sqrt(torch.mean(t.float() ** 2)))
+    return {"bf16_rms": rms(half.float() - full), "error_rms": rms(full - y)}
