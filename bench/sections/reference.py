@@ -88,7 +88,7 @@ def section(quick: bool) -> str:
     out = ["## Reference-size training: step cost, storage, and the effect of compact weights (issue 14)", ""]
     out.append("What `make train-reference` (models/README.md) trains. One optimiser step of each reference "
                "network at its reference batch, on random data of the right shapes, on this CPU (1 thread): "
-               "seconds, FLOPs (torch.utils.flop_counter, forward + backward) and operator calls. The last "
+               "process CPU seconds (independent of other jobs on the host), FLOPs (torch.utils.flop_counter, forward + backward) and operator calls. The last "
                "column is an **estimate, not a measurement**: max(calls × "
                f"{costs.LAUNCH_S * 1e6:.0f} µs, FLOPs ÷ {costs.SUSTAINED_FLOPS['bf16'] / 1e12:.0f} TFLOP/s in bf16 or "
                f"{costs.SUSTAINED_FLOPS['fp32'] / 1e12:.0f} in fp32) + the CPU batch drawing.")
