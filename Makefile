@@ -18,7 +18,7 @@ TORCH_AT_HAND := $(PY) -m pip install -q --dry-run --no-index --no-deps -r requi
 # The Debian 13 root of `make test-lts`, built on first use and then reused.
 LTS_ROOT ?= /var/cache/airmap/lts-root
 
-.PHONY: setup system-packages torch demo test test-lts bench clean-venv package
+.PHONY: setup system-packages torch demo test test-lts bench clean-venv package train-reference
 
 setup: $(STAMP) .pkg/airmap
 	@if [ "$(TORCH)" = 1 ] && ! $(PY) -c "import torch" 2>/dev/null; then $(MAKE) --no-print-directory torch; fi
@@ -67,6 +67,10 @@ package:
 	  z = zipfile.ZipFile('dist/airmap.zip', 'w', zipfile.ZIP_DEFLATED); \
 	  [z.write(p, 'airmap/' + p) for p in sys.stdin.read().split()]; z.close()"
 	@echo "dist/airmap.zip: QGIS > Plugins > Manage and Install Plugins > Install from ZIP"
+
+# Reference-size training on a GPU (models/README.md); no install step: the GPU machine's own python3 runs it.
+train-reference: .pkg/airmap
+	PYTHONPATH=$(CURDIR)/.pkg PYTHONUNBUFFERED=1 $$([ -x $(PY) ] && echo $(PY) || echo python3) -m airmap.models.reference $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV) .pkg

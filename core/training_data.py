@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional
 
 import numpy as np
 from affine import Affine
@@ -52,13 +52,14 @@ def varied_config(days: int, seed: int, base: Optional[SimConfig] = None) -> Sim
 
 def scenarios(count: int, *, size: int = 96, days: int = 2, seed: int = 0,
               cache_dir: Optional[str] = None, pixel_size: float = 5000.0, vary: bool = True,
-              config: Optional[SimConfig] = None) -> Iterator[Scenario]:
+              config: Optional[SimConfig] = None, only: Optional[Iterable[int]] = None) -> Iterator[Scenario]:
     """Yield ``count`` scenarios; the i-th depends only on (seed, i, size, days, pixel_size,
     vary, config). With ``cache_dir`` each is stored as a compressed .npz on first use and read
-    back afterwards (the file name holds a hash of all those inputs)."""
+    back afterwards (the file name holds a hash of all those inputs). ``only``: yield just these
+    indices of the stream (so parallel workers can fill one cache)."""
     if int(count) < 0:
         raise AirmapInputError(f"count must be >= 0, got {count}.")
-    for i in range(int(count)):
+    for i in (range(int(count)) if only is None else [int(k) for k in only if 0 <= int(k) < int(count)]):
         s = scenario_seed(seed, i)
         cfg = varied_config(days, s, config) if vary else (config or SimConfig()).with_(days=days)
         if cache_dir is None:

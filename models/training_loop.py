@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -89,25 +90,52 @@ def describe(model: torch.nn.Module, config: dict, say: Say) -> None:
 
 
 def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
-        say: Say) -> float:
+        say: Say, budget_s: Optional[float] = None, bf16: bool = False) -> float:
     """Run ``steps`` optimiser steps on ``step_loss(step)`` (step counts from 1; it draws its
-    own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps."""
+    own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps.
+
+    ``budget_s`` also stops the loop after that many seconds, the cosine decay then following
+    whichever of steps and time runs out first; ``bf16`` runs ``step_loss`` under bfloat16
+    autocast (CUDA only: the caller passes it for a CUDA model)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * LR_FLOOR)
+    timed = budget_s is not None
+    sched = None if timed else torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * LR_FLOOR)
     start = time.time()
     running = 0.0
     for step in range(1, steps + 1):
-        loss = step_loss(step)
+        if timed:
+            frac = min(1.0, max((step - 1) / steps, (time.time() - start) / budget_s))
+            if frac >= 1.0:
+                break
+            for group in opt.param_groups:
+                group["lr"] = lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * frac)))
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            loss = step_loss(step)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
         running += loss.item()
         if step % LOG_EVERY == 0:
             say(f"step {step} loss {running / LOG_EVERY:.5f} {time.time() - start:.0f} s")
             running = 0.0
     return (time.time() - start) / 60
+
+
+def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
+    """--minutes (wall-clock cap of the optimiser loop) and --bf16 (autocast on CUDA)."""
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="also stop after this many minutes of training (cosine decay over the time)")
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (ignored on the CPU)")
+
+
+def use_bf16(requested: bool, device: torch.device, say: Say) -> bool:
+    """bf16 autocast only where it was asked for and the model is on CUDA."""
+    if requested and device.type != "cuda":
+        say("--bf16 ignored: bfloat16 autocast is used on CUDA only")
+    return requested and device.type == "cuda"
 
 
 def report_held_out(metrics: Dict[str, Dict[str, float]], say: Say) -> None:
@@ -123,8 +151,8 @@ def optimiser_budget(lr: float, minutes: float, device: torch.device = torch.dev
 def reproduce_command(module: str, args: argparse.Namespace) -> str:
     """The command line that repeats this run (machine-specific paths left out; the default
     ``--device cpu`` too, so CPU records read as they did before the option existed)."""
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                     if v is not None and k not in ("out", "cache_dir")
+    flags = " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in vars(args).items()
+                     if v is not None and v is not False and k not in ("out", "cache_dir")
                      and not (k == "device" and v == DEFAULT_DEVICE))
     return f"PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m {module} {flags} --out <dir>"
 

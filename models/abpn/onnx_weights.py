@@ -47,14 +47,15 @@ def load_state_dict_from_onnx(path: str, model) -> None:
     """Fill ``model`` (built with the card's ``config``) with the weights stored in ``path``."""
     import onnx
     import torch
-    from onnx import numpy_helper
+
+    from ..onnx_compact import stored_arrays
 
     proto = onnx.load(path)
     meta = {p.key: p.value for p in proto.metadata_props}
     if WEIGHTS_KEY not in meta:
         raise RuntimeError(f"{path} has no '{WEIGHTS_KEY}' map: re-export it with airmap's export script")
     mapping = json.loads(meta[WEIGHTS_KEY])
-    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    inits = stored_arrays(proto)   # float32 also where the file stores float16 / int8
     state = {}
     for name, tensor in model.state_dict().items():
         state[name] = torch.from_numpy(inits[mapping[name]].copy()).reshape(tensor.shape)

@@ -20,9 +20,9 @@ import torch
 from ...core.baselines import bicubic as bicubic_baseline
 from ...core.deepcams import sr_pairs
 from ...core.normalise import card_entry, fit_normaliser
-from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
-                             held_out_scores, optimiser_budget, report_held_out, reproduce_command,
-                             simulated_stacks, start_run)
+from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_run_arguments,
+                             describe, fit, held_out_scores, optimiser_budget, report_held_out, reproduce_command,
+                             simulated_stacks, start_run, use_bf16)
 from ..torch_device import cpu_state_dict
 from .net import ABPN
 
@@ -101,6 +101,7 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=32)
     add_data_arguments(ap)
     ap.add_argument("--loss", choices=("physical", "z"), default="physical")
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
 
     rng, say, device = start_run(args.out, args.seed, args.device)
@@ -116,12 +117,17 @@ def main(argv=None):
     model.to(device)
     describe(model, config, say)
 
+    done = [0]   # steps run (fewer than --steps when --minutes stops the loop)
+
     def step_loss(step: int) -> torch.Tensor:
+        done[0] = step
         x, y, p = (t.to(device) for t in data.batch(rng, args.batch, args.patch))
         pred = model(x)
         return physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
 
-    minutes = fit(model, step_loss, args.steps, args.lr, say)
+    minutes = fit(model, step_loss, args.steps, args.lr, say,
+                  budget_s=None if args.minutes is None else args.minutes * 60,
+                  bf16=use_bf16(args.bf16, device, say))
     metrics = evaluate(model, val)
     report_held_out(metrics, say)
     record = {
@@ -130,7 +136,7 @@ def main(argv=None):
                 f"{HELD_OUT_SEED + args.seed}",
         "seed": args.seed,
         "command": reproduce_command("airmap.models.abpn.train", args),
-        "budget": f"{args.steps} steps x batch {args.batch} x {args.patch}^2 coarse crops, "
+        "budget": f"{done[0]} steps x batch {args.batch} x {args.patch}^2 coarse crops, "
                   + optimiser_budget(args.lr, minutes, device),
         "loss": args.loss,
     }

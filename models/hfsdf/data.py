@@ -11,8 +11,9 @@ Two families, so the latent space sees varied shapes:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -38,17 +39,41 @@ def scenario(seed: int, season: str, size: int, days: int, pixel_size: float = 5
     return run_scenario(size=size, pixel_size=pixel_size, days=days, seed=seed, config=config)
 
 
-def simulator_maps(seeds, size: int = 240, days: int = 4, train_days: int = 3,
-                   hour_step: int = 3) -> Tuple[MapSet, MapSet]:
-    """(train, held-out) hourly PM2.5 maps; the season cycles with the seed."""
+def regions(seeds) -> List[Tuple[int, str]]:
+    """(seed, season) of each simulated region: the season cycles with the seed's position."""
     names = list(SEASONS)
+    return [(int(seed), names[i % len(names)]) for i, seed in enumerate(seeds)]
+
+
+def hourly_pm25(seed: int, season: str, size: int, days: int, cache_dir: Optional[str] = None) -> np.ndarray:
+    """A region's hourly PM2.5 (T, H, W); with ``cache_dir`` kept there as .npy after the first run
+    (so a pool of workers can simulate the regions before training reads them)."""
+    if not cache_dir:
+        return scenario(seed, season, size, days).pm25_hourly
+    path = os.path.join(cache_dir, f"hfsdf_pm25_{seed}_{season}_{size}px_{days}d.npy")
+    if os.path.exists(path):
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # rebuilt below
+    data = np.asarray(scenario(seed, season, size, days).pm25_hourly, dtype=np.float32)
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.part"
+    with open(tmp, "wb") as fh:
+        np.save(fh, data)
+    os.replace(tmp, path)
+    return data
+
+
+def simulator_maps(seeds, size: int = 240, days: int = 4, train_days: int = 3,
+                   hour_step: int = 3, cache_dir: Optional[str] = None) -> Tuple[MapSet, MapSet]:
+    """(train, held-out) hourly PM2.5 maps; the season cycles with the seed."""
     train, test = MapSet([], []), MapSet([], [])
-    for i, seed in enumerate(seeds):
-        season = names[i % len(names)]
-        sc = scenario(int(seed), season, size, days)
-        for t in range(0, sc.pm25_hourly.shape[0], hour_step):
+    for seed, season in regions(seeds):
+        hourly = hourly_pm25(seed, season, size, days, cache_dir)
+        for t in range(0, hourly.shape[0], hour_step):
             target = train if t < 24 * train_days else test
-            target.maps.append(sc.pm25_hourly[t].astype(np.float32))
+            target.maps.append(hourly[t].astype(np.float32))
             target.labels.append(f"sim seed {seed} {season} hour {t}")
     return train, test
 

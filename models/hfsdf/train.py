@@ -31,9 +31,9 @@ from .net import ImplicitNet, NetConfig, count_parameters, shipped_config
 BOUNDS = (0.0, 0.0, 1.0, 1.0)  # maps are lifted on their own extent; only the cube matters
 
 
-def build_dataset(sim_seeds, size, random_count, seed, log=print):
+def build_dataset(sim_seeds, size, random_count, seed, log=print, cache_dir=None):
     t0 = time.time()
-    train, held = simulator_maps(sim_seeds, size=size)
+    train, held = simulator_maps(sim_seeds, size=size, cache_dir=cache_dir)
     rnd = random_smooth_maps(random_count, size, seed)
     maps = train.maps + rnd.maps
     labels = train.labels + rnd.labels
@@ -112,6 +112,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     add_device_argument(p)
+    p.add_argument("--cache-dir", default=None, help="keep (and reuse) the simulated regions here")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
@@ -120,7 +121,7 @@ def main(argv=None):
     if device.type != "cpu":
         log(f"device: {device_label(device)}")
     seeds = list(range(args.first_sim_seed, args.first_sim_seed + args.sim_seeds))
-    points, labels = build_dataset(seeds, args.size, args.random_maps, args.seed, log)
+    points, labels = build_dataset(seeds, args.size, args.random_maps, args.seed, log, args.cache_dir)
     config = NetConfig(latent_dim=args.latent, width=args.width, depth=args.depth)
     command = "python -m airmap.models.hfsdf.train " + " ".join(sys.argv[1:] if argv is None else argv)
     extra = {"labels": labels, "sim_seeds": seeds, "size": args.size, "random_maps": args.random_maps,

@@ -60,6 +60,7 @@ def parse_args(argv=None):
     p.add_argument("--warm-start", default=None,
                    help="met variant: start from a pm25 checkpoint (RH/wind inputs start with zero weight)")
     p.add_argument("--out", required=True)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (ignored on the CPU)")
     return p.parse_args(argv)
 
 
@@ -151,6 +152,9 @@ def main(argv=None):
     print(f"model: filters {filters}, {count_parameters(model)} parameters"
           + ("" if device.type == "cpu" else f", on {device_label(device)}"), flush=True)
 
+    bf16 = args.bf16 and device.type == "cuda"   # autocast on CUDA only; validation runs in float32
+    if args.bf16 and not bf16:
+        print("--bf16 ignored: bfloat16 autocast is used on CUDA only", flush=True)
     stream = data.batches(train_days, args.variant, args.batch, rng, args.crop, args.station_noise)
     budget = args.minutes * 60
     start = time.time()
@@ -162,9 +166,10 @@ def main(argv=None):
             g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         x, y = next(stream)
         x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-        outs = model(x)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            outs = model(x)
         valid = torch.isfinite(y)  # user rasters may have no-data cells (e.g. sea)
-        loss = sum(w * (o[valid] - y[valid]).abs().mean() for w, o in zip(HEAD_WEIGHTS, outs))
+        loss = sum(w * (o.float()[valid] - y[valid]).abs().mean() for w, o in zip(HEAD_WEIGHTS, outs))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -183,7 +188,8 @@ def main(argv=None):
                        + (f" on {args.crop}x{args.crop} crops" if args.crop else "")
                        + (f", station noise up to {args.station_noise:.0%}" if args.station_noise else "")
                        + f", {elapsed / 60:.1f} min on "
-                       + (f"{args.threads} CPU thread(s)" if device.type == "cpu" else device_label(device)),
+                       + (f"{args.threads} CPU thread(s)" if device.type == "cpu" else device_label(device))
+                       + (", bf16 autocast" if bf16 else ""),
              "validation_R2": round(val["R2"], 4)}
     stages = (previous.get("stages") or [{"command": previous["command"], "budget": previous["budget"]}]
               if previous else []) + [stage]

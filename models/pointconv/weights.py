@@ -15,14 +15,16 @@ def checkpoint_from_onnx(onnx_path: str) -> dict:
     The graph holds all weights used at inference; the three shallower deep-supervision heads
     (training only) are not in it and start as copies of the deepest head."""
     import onnx
-    from onnx import numpy_helper
+
+    from ..onnx_compact import stored_arrays
 
     model = onnx.load(onnx_path)
     props = {p.key: p.value for p in model.metadata_props}
     card = json.loads(props[CARD_KEY])
     if card.get("task") != "pointconv":
         raise ValueError(f"{onnx_path} is not a PointConv model")
-    state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    # float32 also where the file stores float16 / int8 weights (models/onnx_compact.py)
+    state = {name: torch.from_numpy(arr.copy()) for name, arr in stored_arrays(model).items()}
     depth = card["architecture"]["depth"]
     last = depth - 1
     for j in range(last):

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from ...core.baselines import linear_in_time
 from ...core.deepcams import block_mean
 from ...core.normalise import card_entry, fit_normaliser
-from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
-                             held_out_scores, optimiser_budget, report_held_out, reproduce_command,
-                             simulated_stacks, start_run)
+from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_run_arguments,
+                             describe, fit, held_out_scores, optimiser_budget, report_held_out, reproduce_command,
+                             simulated_stacks, start_run, use_bf16)
 from ..torch_device import cpu_state_dict
 from .net import XVFI, edge_aware_smoothness, size_multiple
 
@@ -107,6 +107,7 @@ def main(argv=None):
                     help="edge weight w in exp(-w^2 |grad I|^2), for standardised frames")
     add_data_arguments(ap)
     ap.add_argument("--loss", choices=("l1", "l1+mse", "mse"), default="mse")
+    add_budget_arguments(ap)
     args = ap.parse_args(argv)
 
     rng, say, device = start_run(args.out, args.seed, args.device)
@@ -127,7 +128,10 @@ def main(argv=None):
     coarse_crop = min(s.shape[1] for s in coarse.stacks) // mult * mult
     describe(model, config, say)
 
+    done = [0]   # steps run (fewer than --steps when --minutes stops the loop)
+
     def step_loss(step: int) -> torch.Tensor:
+        done[0] = step
         use_coarse = coarse_crop >= mult and step % 3 == 0      # one batch in three at coarse resolution
         src, crop = (coarse, coarse_crop) if use_coarse else (fine, args.crop)
         frames, target, t = (x.to(device) for x in src.batch(rng, args.batch, crop))
@@ -147,7 +151,9 @@ def main(argv=None):
         small = F.interpolate(target, scale_factor=1 / model.scale, mode="bicubic", align_corners=False)
         return rec + 0.5 * edge_aware_smoothness(flows[0], small, args.smooth_weight)
 
-    minutes = fit(model, step_loss, args.steps, args.lr, say)
+    minutes = fit(model, step_loss, args.steps, args.lr, say,
+                  budget_s=None if args.minutes is None else args.minutes * 60,
+                  bf16=use_bf16(args.bf16, device, say))
     metrics = evaluate(model, val)
     report_held_out(metrics, say)
     record = {
@@ -156,7 +162,7 @@ def main(argv=None):
                 f"{args.val_scenarios} scenarios seed {HELD_OUT_SEED + args.seed}",
         "seed": args.seed,
         "command": reproduce_command("airmap.models.xvfi.train", args),
-        "budget": f"{args.steps} steps x batch {args.batch} ({args.crop}^2 fine crops, every 3rd batch "
+        "budget": f"{done[0]} steps x batch {args.batch} ({args.crop}^2 fine crops, every 3rd batch "
                   f"{coarse_crop}^2 coarse), " + optimiser_budget(args.lr, minutes, device),
         "loss": f"mean over levels of {args.loss} (standardised frames) + 0.5 x edge-aware flow smoothness",
     }
