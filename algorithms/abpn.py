@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefi
 
 from ..core.superres import SCALE, load_abpn, super_resolve
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -65,7 +65,8 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_conserve(self)
 
     def refine(self, raster, parameters, context, feedback):
-        model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context))
+        model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context),
+                          threads_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
         out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
                             conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback))

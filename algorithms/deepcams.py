@@ -7,7 +7,7 @@ from ..core.deepcams import deepcams, output_band_names
 from ..core.frame_interp import load_xvfi
 from ..core.superres import SCALE, load_abpn
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .abpn import add_conserve, add_tile, conserve_choice, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
@@ -33,9 +33,9 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
         add_conserve(self)
 
     def refine(self, raster, parameters, context, feedback):
-        device = device_choice(self, parameters, context)
-        xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device)
-        abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device)
+        device, threads = device_choice(self, parameters, context), threads_choice(self, parameters, context)
+        xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device, threads)
+        abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device, threads)
         report_model(feedback, xvfi, "XVFI")
         report_model(feedback, abpn, "ABPN")
         out = deepcams(raster.data, xvfi, abpn, progress=self.progress(feedback),

@@ -6,7 +6,7 @@ the input bands unchanged, inserted band names get the inserted times.
 from ..core.frame_interp import FACTOR, interpolate_frames, load_xvfi
 from ..core.timestamps import refine_times
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .abpn import add_tile, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
@@ -30,7 +30,8 @@ class XvfiAlgorithm(RasterRefineAlgorithm):
         add_tile(self, "TILE", "Tile size in cells (default: the model card's)")
 
     def refine(self, raster, parameters, context, feedback):
-        model = load_xvfi(model_path(self, parameters, context), device_choice(self, parameters, context))
+        model = load_xvfi(model_path(self, parameters, context), device_choice(self, parameters, context),
+                          threads_choice(self, parameters, context))
         report_model(feedback, model, "XVFI")
         out = interpolate_frames(raster.data, model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
                                  progress=self.progress(feedback))

@@ -1,5 +1,8 @@
 """Parameter declarations shared by several algorithms, so names and defaults never drift."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterEnum,
+import os
+
+from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterField, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
@@ -49,9 +52,38 @@ def add_factor(alg, description):
 
 
 def add_device(alg):
+    """DEVICE, and the advanced THREADS of ONNX Runtime beside it (every model algorithm has both)."""
     # Optional (default auto) so a graphical-model child or a script need not set it.
     alg.addParameter(QgsProcessingParameterEnum(
         "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=DEVICES.index("auto"), optional=True))
+    add_threads(alg)
+
+
+def add_threads(alg):
+    param = QgsProcessingParameterNumber(
+        "THREADS", alg.tr("CPU threads for the model (0 = the cores QGIS may use)"),
+        QgsProcessingParameterNumber.Integer, defaultValue=0, optional=True, minValue=0)
+    param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(param)
+
+
+def default_threads():
+    """The cores QGIS may use: its 'max threads' setting (Settings > Options > Rendering), else
+    every core this process may run on."""
+    from qgis.core import QgsApplication
+
+    limit = QgsApplication.maxThreads()
+    cores = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0)) or cores
+    return max(1, min(limit, cores) if limit and limit > 0 else cores)
+
+
+def threads_choice(alg, parameters, context):
+    """THREADS as an int; absent, empty or 0 means ``default_threads()``."""
+    if parameters.get("THREADS") in (None, ""):
+        return default_threads()
+    return alg.parameterAsInt(parameters, "THREADS", context) or default_threads()
 
 
 def device_choice(alg, parameters, context):
