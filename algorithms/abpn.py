@@ -64,10 +64,13 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_tile(self, "TILE", "Tile size in input cells (default: the model card's)")
         add_conserve(self)
 
-    def refine(self, raster, parameters, context, feedback):
+    def streamed_output(self, raster, parameters, context):
+        return raster.grid.refined(SCALE), raster.band_names
+
+    def refine_into(self, raster, write, parameters, context, feedback):
         model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context),
                           threads_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
-        out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
-                            conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback))
-        return out, raster.grid.refined(SCALE), raster.band_names
+        super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
+                      conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback),
+                      sink=write)
