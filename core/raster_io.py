@@ -154,6 +154,15 @@ class RasterReader:
             values = values[::-1]
         return values
 
+    def read_bands(self, bands: Optional[Iterable[int]] = None) -> np.ndarray:
+        """Bands (1-based; default all) as one (B, H, W) float32 array, read one band at a time
+        (the peak is the result plus one band, not a masked float64 copy of every band)."""
+        band_list = list(bands) if bands is not None else list(range(1, self.count + 1))
+        values = np.empty((len(band_list),) + self.grid.shape, dtype=np.float32)
+        for i, b in enumerate(band_list):
+            values[i] = self.read(b)
+        return values
+
     def band(self, band: int) -> "BandWindows":
         return BandWindows(self, band)
 
@@ -179,16 +188,10 @@ class BandWindows:
 
 
 def read_raster(path: str, variable: Optional[str] = None, bands: Optional[Iterable[int]] = None) -> Raster:
-    """Read a raster (GeoTIFF, NetCDF variable or any GDAL source) as float32 with NaN no-data.
-
-    Bands are read one at a time into the result, so the peak is the result plus one band
-    (not a masked float64 copy of every band)."""
+    """Read a raster (GeoTIFF, NetCDF variable or any GDAL source) as float32 with NaN no-data."""
     with RasterReader(path, variable) as reader:
         band_list = list(bands) if bands is not None else list(range(1, reader.count + 1))
-        values = np.empty((len(band_list),) + reader.grid.shape, dtype=np.float32)
-        for i, b in enumerate(band_list):
-            values[i] = reader.read(b)
-        return Raster(values, reader.grid, [reader.band_names[b - 1] for b in band_list], reader.units,
+        return Raster(reader.read_bands(band_list), reader.grid, [reader.band_names[b - 1] for b in band_list], reader.units,
                       reader.notes, reader.source)
 
 

@@ -9,7 +9,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import AirmapInputError
 from ..core.grid import Grid
-from ..core.raster_io import read_raster
+from ..core.raster_io import RasterReader, read_raster
 from ..core.stations import Stations
 
 NUMERIC_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong, QVariant.Double)
@@ -168,6 +168,20 @@ def read_raster_layer(layer, feedback=None):
     if not np.isfinite(raster.data).any():
         raise AirmapInputError(f"'{layer.name()}' holds no data (every cell is no-data): choose another raster.")
     return raster
+
+
+def open_raster_layer(layer, feedback=None):
+    """A QGIS raster layer -> an open core RasterReader (read by band and window; close it),
+    its CRS taken from QGIS when the file has none."""
+    if layer is None:
+        raise AirmapInputError("No raster was given: choose a raster layer or file as INPUT.")
+    reader = RasterReader(layer.source())
+    if layer.crs().isValid() and reader.notes:
+        reader.grid = Grid(reader.grid.transform, reader.grid.width, reader.grid.height, crs_string(layer.crs()))
+    if feedback is not None:
+        for note in reader.notes:
+            feedback.pushInfo(note)
+    return reader
 
 
 def as_processing_error(exc):

@@ -30,9 +30,16 @@ def idw(stations: Stations, grid: Grid, power: float = 2.0, k: Optional[int] = D
     none stay NaN. ``geographic`` (default: decided from ``grid.crs``): great-circle distances."""
     if geographic is None:
         geographic = is_geographic(grid.crs)
-    xs, ys = grid.cell_centres()
-    est = idw_at(stations, xs.ravel(), ys.ravel(), power, k, radius, progress, geographic)
-    return est.reshape(grid.shape).astype(np.float32)
+    progress = ensure(progress)
+    out = np.empty(grid.shape, dtype=np.float32)
+    xc, yc = grid.x_centres(), grid.y_centres()
+    rows = max(1, CHUNK_CELLS // grid.width)   # row blocks: no full-size coordinate grids
+    for r0 in range(0, grid.height, rows):
+        xs, ys = np.meshgrid(xc, yc[r0:r0 + rows])
+        out[r0:r0 + rows] = idw_at(stations, xs.ravel(), ys.ravel(), power, k, radius, None,
+                                   geographic).reshape(xs.shape)
+        progress.set(min(1.0, (r0 + rows) / grid.height))
+    return out
 
 
 def idw_at(stations: Stations, x: np.ndarray, y: np.ndarray, power: float = 2.0, k: Optional[int] = DEFAULT_K,
