@@ -54,7 +54,11 @@ class BatchAlgorithm(AirmapAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SKIPPED_CHUNKS", self.tr("Chunks already finished (resumed)")))
 
     def process(self, parameters, context, feedback):
-        from ..core.batch import run_batch
+        try:
+            from ..core.batch import run_batch
+        except ImportError as exc:
+            raise AirmapInputError(f"airmap:batch needs xarray, dask, distributed, zarr and netCDF4 ({exc}): install "
+                                   "them into the Python QGIS uses (see requirements.txt), then restart QGIS.") from None
 
         method = METHOD_KEYS[self.parameterAsEnum(parameters, "METHOD", context)]
         method_parameters = method_parameters_from(self.parameterAsString(parameters, "METHOD_PARAMETERS", context))
