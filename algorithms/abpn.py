@@ -8,7 +8,8 @@ from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefi
 from ..core.superres import SCALE, load_abpn, super_resolve
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
                                    model_path, threads_choice)
-from .raster_method import RasterRefineAlgorithm, require_data
+from ..provider.layers import require_data
+from .raster_method import RasterRefineAlgorithm
 
 
 def add_tile(alg, name, description):

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..core.baselines.bicubic import bicubic_windows
 from ..provider.parameters import add_factor, add_raster_input, add_raster_output
-from .raster_method import RasterRefineAlgorithm, require_data
+from ..provider.layers import require_data
+from .raster_method import RasterRefineAlgorithm
 
 
 def band_minima(reader, band):

@@ -3,7 +3,6 @@
 Two ways to run: ``refine`` gets the whole input in memory and returns the whole output;
 methods that set ``STREAMED`` get the input as an open reader (read by band and window) and
 hand the output on in row strips to a file writer, so the output is never held whole."""
-from ..core.errors import AirmapInputError
 from ..core.raster_io import RasterWriter
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.layers import open_raster_layer, read_raster_layer
@@ -47,8 +46,3 @@ class RasterRefineAlgorithm(AirmapAlgorithm):
         feedback.pushInfo(f"{shape[0]} x {shape[1]} x {shape[2]} -> {len(names)} x {grid.height} x {grid.width}")
         style_on_load(context, out_path, f"{layer.name()} {self.METHOD_LABEL} [{units or 'value'}]")
         return {"OUTPUT": out_path}
-
-
-def require_data(any_valid, layer_name):
-    if not any_valid:
-        raise AirmapInputError(f"'{layer_name}' holds no data (every cell is no-data): choose another raster.")

@@ -22,24 +22,22 @@ COMMON = ("VARIABLE", "DEVICE", "THREADS", "UNITS")
 STATION_TABLE = ("FIELD", "TIME_FIELD", "X_FIELD", "Y_FIELD", "CRS", "EXTENT", "PIXEL_SIZE")
 
 
-def _int(params: Mapping, name: str, default: Optional[int]) -> Optional[int]:
+def _number(params: Mapping, name: str, default, kind=float, what="a number"):
     value = params.get(name)
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        return kind(value)
     except (TypeError, ValueError):
-        raise AirmapInputError(f"{name} must be a whole number, got '{value}'.") from None
+        raise AirmapInputError(f"{name} must be {what}, got '{value}'.") from None
+
+
+def _int(params: Mapping, name: str, default: Optional[int]) -> Optional[int]:
+    return _number(params, name, default, int, "a whole number")
 
 
 def _float(params: Mapping, name: str, default: Optional[float]) -> Optional[float]:
-    value = params.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise AirmapInputError(f"{name} must be a number, got '{value}'.") from None
+    return _number(params, name, default)
 
 
 def device_of(params: Mapping) -> str:
