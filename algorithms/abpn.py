@@ -8,7 +8,6 @@ from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterDefi
 from ..core.superres import SCALE, load_abpn, super_resolve
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
                                    model_path, threads_choice)
-from ..provider.layers import require_data
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -74,7 +73,6 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         # The input is read whole (one normaliser over all bands, as in training); the output,
         # nine times larger, goes to the file tile row by tile row.
         data = reader.read_bands()
-        require_data(bool((data == data).any()), self.parameterAsRasterLayer(parameters, "INPUT", context).name())
         model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context),
                           threads_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")

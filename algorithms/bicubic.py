@@ -6,7 +6,6 @@ import numpy as np
 
 from ..core.baselines.bicubic import bicubic_windows
 from ..provider.parameters import add_factor, add_raster_input, add_raster_output
-from ..provider.layers import require_data
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -42,7 +41,6 @@ class BicubicAlgorithm(RasterRefineAlgorithm):
         factor = self.parameterAsInt(parameters, "FACTOR", context)
         progress = self.progress(feedback)
         minima = [band_minima(reader, b) for b in range(1, reader.count + 1)]
-        require_data(np.isfinite(minima).any(), self.parameterAsRasterLayer(parameters, "INPUT", context).name())
         height, width = reader.grid.shape
         for b in range(reader.count):
             bicubic_windows(lambda win, b=b: reader.read(b + 1, win), height, width, factor,

@@ -5,7 +5,7 @@ methods that set ``STREAMED`` get the input as an open reader (read by band and 
 hand the output on in row strips to a file writer, so the output is never held whole."""
 from ..core.raster_io import RasterWriter
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.layers import open_raster_layer, read_raster_layer
+from ..provider.layers import open_raster_layer, read_raster_layer, require_data
 from ..provider.styling import style_on_load
 
 
@@ -33,6 +33,7 @@ class RasterRefineAlgorithm(AirmapAlgorithm):
         out_path = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         if self.STREAMED:
             with open_raster_layer(layer, feedback) as reader:
+                require_data(reader.has_data(), layer.name())
                 source, units, shape = reader.source, reader.units, (reader.count,) + reader.grid.shape
                 grid, names = self.streamed_output(reader, parameters, context)
                 with RasterWriter(out_path, grid, len(names), names, units, protect=[source]) as writer:

@@ -163,6 +163,10 @@ class RasterReader:
             values[i] = self.read(b)
         return values
 
+    def has_data(self) -> bool:
+        """True once any cell of any band is valid (reads row blocks until it finds one)."""
+        return any(np.isfinite(self.read(b, w)).any() for b in range(1, self.count + 1) for w in self.row_windows())
+
     def band(self, band: int) -> "BandWindows":
         return BandWindows(self, band)
 
