@@ -210,3 +210,18 @@ def test_processing_algorithm(airmap_provider, tif_folder, tmp_path):
     with pytest.raises(QgsProcessingException, match="JSON"):
         processing.run("airmap:batch", {"METHOD": 0, "METHOD_PARAMETERS": "{FACTOR: 2", "INPUT": tif_folder[0],
                                         "OUTPUT": str(tmp_path / "bad.nc")})
+
+
+def test_hfsdf_batch_equals_frame_by_frame(tif_folder, tmp_path):
+    from airmap.core.hfsdf import Observations, load_decoder, reconstruct
+
+    folder, frames = tif_folder
+    params = {"PIXEL_SIZE": 1.0, "ITERATIONS": 3, "MAX_POINTS": 128, "THREADS": 1}
+    res = run_batch("hfsdf", folder, str(tmp_path / "h.zarr"), params, end="2020-01-01T01:00", chunk_frames=1)
+    got, _ = _values(str(tmp_path / "h.zarr"))
+    out_grid = Grid.from_extent(*GRID.bounds, 1.0, GRID.crs)
+    decoder = load_decoder(threads=1)
+    expected = [reconstruct(Observations.from_raster(f, GRID), out_grid, decoder=decoder, iterations=3,
+                            max_points=128).values for f in frames[:2]]
+    assert res.frames == 2 and got.shape == (2,) + out_grid.shape
+    np.testing.assert_allclose(got, np.stack(expected), rtol=1e-5, atol=1e-4, equal_nan=True)

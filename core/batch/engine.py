@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -98,13 +98,14 @@ def _threads(params: Mapping) -> int:
 
 
 def compute_chunk(key: str, frames, tail: bool, params: Mapping, blobs: Mapping[str, ModelBlob],
-                  grid: Optional[Grid] = None) -> np.ndarray:
-    """One task: the method over one block of frames (runs on a worker)."""
+                  grids: Tuple[Grid, Grid]) -> np.ndarray:
+    """One task: the method over one block of frames (runs on a worker); ``grids``: the
+    archive's grid and the output grid."""
     spec = find_method(key)
     models = {name: blob.local_path() for name, blob in blobs.items()}
-    if spec.kind == "stations":
-        return spec.run(frames, tail, params, models, _threads(params), grid=grid)
-    return spec.run(np.asarray(frames, dtype=np.float32), tail, params, models, _threads(params))
+    if spec.kind == "raster":
+        frames = np.asarray(frames, dtype=np.float32)
+    return spec.run(frames, tail, params, models, _threads(params), grids=grids)
 
 
 # --- CF layout ------------------------------------------------------------------------------------
@@ -235,9 +236,9 @@ def run_batch(method: str, input: str, output: str, parameters: Optional[Mapping
                                "between START and END.")
     blobs = _blobs(spec, params)
     n_in = archive.times.size
-    factor_t, factor_s = spec.time_factor(params), spec.space_factor(params)
+    factor_t = spec.time_factor(params)
     out_times = _out_times(archive.times, factor_t) if spec.pairs else archive.times
-    out_grid = archive.grid.refined(factor_s) if factor_s > 1 else archive.grid
+    out_grid = spec.output_grid(archive.grid, params)
     out_chunk = chunk_frames * factor_t
     starts = list(range(0, n_in, chunk_frames))
     signature = {"schema": SCHEMA, "method": spec.key, "parameters": params, "input": str(input),
@@ -271,7 +272,7 @@ def run_batch(method: str, input: str, output: str, parameters: Optional[Mapping
             o0 = i0 * factor_t
             frames = archive.frames[i0:read_to]   # a lazy dask slice, or the stations of those times
             block = dask.delayed(compute_chunk, pure=True)(spec.key, frames, tail, params, blob_keys,
-                                                          out_grid if spec.kind == "stations" else None)
+                                                          (archive.grid, out_grid))
             arr = da.from_delayed(block, (n_out, out_grid.height, out_grid.width), dtype=np.float32)
             part = xr.Dataset({archive.name: (("time", "y", "x"), arr)})
             writes.append((k, part.to_zarr(store, region={"time": slice(o0, o0 + n_out)}, compute=False)))

@@ -58,12 +58,19 @@ def _conserve(params: Mapping) -> bool:
 class BatchMethod:
     key: str
     kind: str                       # "raster" or "stations"
-    run: Callable                   # (frames, tail, params, models, threads) -> (n, H', W')
+    run: Callable                   # (frames, tail, params, models, threads, grids=(in, out)) -> (n, H', W')
     parameters: Tuple[str, ...] = ()
     models: Dict[str, str] = field(default_factory=dict)   # parameter -> default model file
     pairs: bool = False             # frame i needs frame i+1 (time refinement)
     space_factor: Callable[[Mapping], int] = lambda p: 1
     time_factor: Callable[[Mapping], int] = lambda p: 1
+    grid_of: Optional[Callable] = None   # (input grid, params) -> output grid, when not refined
+
+    def output_grid(self, grid, params: Mapping):
+        if self.grid_of is not None:
+            return self.grid_of(grid, params)
+        factor = self.space_factor(params)
+        return grid.refined(factor) if factor > 1 else grid
 
     def check(self, params: Mapping) -> None:
         allowed = set(self.parameters) | set(self.models) | set(COMMON) | \
@@ -84,14 +91,14 @@ class BatchMethod:
 # --- raster methods ---------------------------------------------------------------------------
 
 def _per_frame(fn):
-    def run(frames, tail, params, models, threads):
+    def run(frames, tail, params, models, threads, grids=None):
         return np.stack([fn(f, params, models, threads) for f in frames]).astype(np.float32)
     return run
 
 
 def _per_pair(pair_fn, last_fn):
     """Pairs (i, i+1) of a block whose last frame is the next block's first (unless ``tail``)."""
-    def run(frames, tail, params, models, threads):
+    def run(frames, tail, params, models, threads, grids=None):
         out = [pair_fn(frames[i], frames[i + 1], params, models, threads) for i in range(len(frames) - 1)]
         if tail:
             out.append(last_fn(frames[-1], params, models, threads)[None])
@@ -141,6 +148,37 @@ def _deepcams_pair(a, b, params, models, threads):
                     conserve=_conserve(params))[:-1]
 
 
+def _hfsdf_grid(grid, params):
+    from ..grid import Grid
+
+    pixel = _float(params, "PIXEL_SIZE", None)
+    if pixel is None:
+        return grid
+    xmin, ymin, xmax, ymax = grid.bounds
+    return Grid.from_extent(xmin, ymin, xmax, ymax, pixel, grid.crs)
+
+
+def _hfsdf():
+    """HF-SDF of each frame's valid cells onto the output grid (the input grid at PIXEL_SIZE)."""
+    def run(frames, tail, params, models, threads, grids=None):
+        from ..hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruct
+
+        def choice(name, options):
+            value = params.get(name, options[0])
+            return options[int(value)] if isinstance(value, int) or str(value).isdigit() else str(value)
+
+        mode, surface = choice("MODE", MODES), choice("SURFACE", SURFACES)
+        decoder = load_decoder(models.get("MODEL"), device_of(params), threads) if mode == "coded" else None
+        options = {k.lower(): _int(params, k, None) for k in
+                   ("ITERATIONS", "STEPS", "MC_LEVELS", "MAX_POINTS", "SINGLE_MAP_ITERATIONS", "SEED")}
+        options = {k: v for k, v in options.items() if v is not None}
+        source, grid = grids
+        return np.stack([reconstruct(Observations.from_raster(f, source), grid, mode=mode,
+                                     surface=surface, decoder=decoder, **options).values
+                         for f in frames]).astype(np.float32)
+    return run
+
+
 def _same(frame, params, models, threads):
     return np.asarray(frame, dtype=np.float32)
 
@@ -148,8 +186,8 @@ def _same(frame, params, models, threads):
 # --- station methods --------------------------------------------------------------------------
 
 def _stations(fn):
-    def run(frames, tail, params, models, threads, grid=None):
-        return np.stack([fn(st, grid, params, models, threads) for st in frames]).astype(np.float32)
+    def run(frames, tail, params, models, threads, grids=None):
+        return np.stack([fn(st, grids[1], params, models, threads) for st in frames]).astype(np.float32)
     return run
 
 
@@ -182,7 +220,8 @@ def _default_models() -> Dict[str, str]:
     import os
 
     return {"abpn": DEFAULT_ABPN, "xvfi": os.path.join(MODEL_DIR, "xvfi", "xvfi.onnx"),
-            "pointconv": os.path.join(MODEL_DIR, "pointconv", "pointconv_pm25.onnx")}
+            "pointconv": os.path.join(MODEL_DIR, "pointconv", "pointconv_pm25.onnx"),
+            "hfsdf": os.path.join(MODEL_DIR, "hfsdf", "hfsdf.onnx")}
 
 
 _M = _default_models()
@@ -199,6 +238,9 @@ METHODS: Dict[str, BatchMethod] = {m.key: m for m in (
     BatchMethod("deepcams", "raster", _per_pair(_deepcams_pair, _abpn), ("TILE", "CONSERVE"),
                 {"MODEL_TIME": _M["xvfi"], "MODEL_SPACE": _M["abpn"]}, pairs=True,
                 space_factor=lambda p: 3, time_factor=lambda p: 3),
+    BatchMethod("hfsdf", "raster", _hfsdf(), (
+        "PIXEL_SIZE", "MODE", "SURFACE", "ITERATIONS", "STEPS", "MC_LEVELS", "MAX_POINTS", "SINGLE_MAP_ITERATIONS",
+        "SEED"), {"MODEL": _M["hfsdf"]}, grid_of=_hfsdf_grid),
     BatchMethod("idw", "stations", _stations(_idw), ("POWER", "K_NEAREST", "SEARCH_RADIUS")),
     BatchMethod("kriging", "stations", _stations(_kriging), ("VARIOGRAM", "N_NEIGHBOURS")),
     BatchMethod("pointconv", "stations", _stations(_pointconv), (), {"MODEL": _M["pointconv"]}),
