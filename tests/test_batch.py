@@ -225,3 +225,17 @@ def test_hfsdf_batch_equals_frame_by_frame(tif_folder, tmp_path):
                             max_points=128).values for f in frames[:2]]
     assert res.frames == 2 and got.shape == (2,) + out_grid.shape
     np.testing.assert_allclose(got, np.stack(expected), rtol=1e-5, atol=1e-4, equal_nan=True)
+
+
+def test_a_run_killed_before_its_first_chunk_is_not_taken_as_finished(tif_folder, tmp_path):
+    folder, frames = tif_folder
+    out = str(tmp_path / "early.zarr")
+    pkg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pkg")
+    code = KILLER.replace("if done >= 3", "if done >= 99").replace(
+        "run_batch(", "import airmap.core.batch.engine as e\ne._execute = lambda *a, **k: os.kill(os.getpid(), "
+                      "signal.SIGKILL)\nrun_batch(")
+    subprocess.run([sys.executable, "-c", code.format(pkg=pkg, src=folder, out=out)], timeout=120)
+    assert os.path.isdir(out)                         # the template was written, no chunk
+    res = run_batch("lineartime", folder, out, {"FACTOR": 3}, chunk_frames=1)
+    assert (res.computed, res.skipped) == (8, 0)
+    np.testing.assert_allclose(_values(out)[0], linear_in_time(frames, 3), rtol=1e-6)

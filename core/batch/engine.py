@@ -35,6 +35,7 @@ from .scheduler import connect, describe
 
 DEFAULT_CHUNK = 8          # input frames per task / output time chunk
 DONE_DIR = ".airmap-done"  # finished chunk markers inside the store while a run is incomplete
+COMPLETE = ".airmap-complete"  # written last: every chunk of the store is finished
 SCHEMA = 1
 
 
@@ -214,10 +215,6 @@ def run_batch(method: str, input: str, output: str, parameters: Optional[Mapping
     (.nc or .zarr). ``parameters``: the method's own parameters (the names of its algorithm).
     ``scheduler``: None/'' in-process, 'local:N', or a scheduler address. ``on_chunk(k, done,
     total)`` is called after each finished chunk. Returns what was computed and skipped."""
-    import dask
-    import dask.array as da
-    import xarray as xr
-
     began = time.perf_counter()
     progress = ensure(progress)
     params = dict(parameters or {})
@@ -256,58 +253,80 @@ def run_batch(method: str, input: str, output: str, parameters: Optional[Mapping
         if previous is None:
             ds.to_zarr(store, mode="w", compute=False, encoding=encoding, consolidated=True)
         done = _done(store) if previous is not None else set()
-        if previous is not None and not os.path.isdir(os.path.join(store, DONE_DIR)):
+        if os.path.exists(os.path.join(store, COMPLETE)):
             done = set(range(len(starts)))   # a finished store: nothing left to do
         todo = [k for k in range(len(starts)) if k not in done]
         if done:
             progress.info(f"Resuming: {len(done)} of {len(starts)} chunks are already finished.")
-        blob_keys = {name: dask.delayed(blob, pure=True, traverse=False) for name, blob in blobs.items()}
-        writes = []
-        for k in todo:
-            i0 = starts[k]
-            i1 = min(i0 + chunk_frames, n_in)
-            tail = i1 == n_in
-            read_to = i1 if (tail or not spec.pairs) else i1 + 1
-            n_out = spec.out_frames(read_to - i0, tail, params) if spec.pairs else (i1 - i0)
-            o0 = i0 * factor_t
-            frames = archive.frames[i0:read_to]   # a lazy dask slice, or the stations of those times
-            block = dask.delayed(compute_chunk, pure=True)(spec.key, frames, tail, params, blob_keys,
-                                                          (archive.grid, out_grid))
-            arr = da.from_delayed(block, (n_out, out_grid.height, out_grid.width), dtype=np.float32)
-            part = xr.Dataset({archive.name: (("time", "y", "x"), arr)})
-            writes.append((k, part.to_zarr(store, region={"time": slice(o0, o0 + n_out)}, compute=False)))
-        progress.set(len(done) / max(1, len(starts)))
-        finished = len(done)
-        if client is None:
-            for k, w in writes:
-                progress.check()
-                dask.compute(w, scheduler="synchronous")
-                _mark_done(store, k)
-                finished += 1
-                progress.set(finished / len(starts))
-                if on_chunk:
-                    on_chunk(k, finished, len(starts))
-        else:
-            from distributed import as_completed
-
-            futures = {client.compute(w): k for k, w in writes}
-            try:
-                for future in as_completed(list(futures)):
-                    future.result()
-                    _mark_done(store, futures[future])
-                    finished += 1
-                    progress.set(finished / len(starts))
-                    if on_chunk:
-                        on_chunk(futures[future], finished, len(starts))
-            except BaseException:
-                client.cancel(list(futures))
-                raise
-    shutil.rmtree(os.path.join(store, DONE_DIR), ignore_errors=True)   # complete: no markers left
+        writes = _chunk_writes(spec, archive, params, blobs, store, out_grid, starts, todo, chunk_frames)
+        _execute(client, writes, store, len(done), len(starts), progress, on_chunk)
+    with open(os.path.join(store, COMPLETE), "w") as fh:
+        fh.write("all chunks written\n")
+    shutil.rmtree(os.path.join(store, DONE_DIR), ignore_errors=True)   # complete: no chunk markers left
     if output.lower().endswith(".nc"):
         _to_netcdf(store, output, archive.name, out_chunk)
         shutil.rmtree(store)
     return BatchResult(output, int(out_times.size), len(starts), len(todo), len(done),
                        time.perf_counter() - began, describe(scheduler))
+
+
+def _chunk_writes(spec: BatchMethod, archive, params: Mapping, blobs: Mapping[str, ModelBlob], store: str,
+                  out_grid: Grid, starts, todo, chunk_frames: int):
+    """(chunk index, delayed region write) of every chunk still to do: the frames it reads
+    (lazily), the method on them (``compute_chunk``), its time region of the store."""
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    n_in, factor_t = archive.times.size, spec.time_factor(params)
+    blob_keys = {name: dask.delayed(blob, pure=True, traverse=False) for name, blob in blobs.items()}
+    writes = []
+    for k in todo:
+        i0 = starts[k]
+        i1 = min(i0 + chunk_frames, n_in)
+        tail = i1 == n_in
+        read_to = i1 + 1 if spec.pairs and not tail else i1   # a time method also reads the next frame
+        n_out = spec.out_frames(read_to - i0, tail, params)
+        frames = archive.frames[i0:read_to]   # a lazy dask slice, or the stations of those times
+        block = dask.delayed(compute_chunk, pure=True)(spec.key, frames, tail, params, blob_keys,
+                                                      (archive.grid, out_grid))
+        arr = da.from_delayed(block, (n_out, out_grid.height, out_grid.width), dtype=np.float32)
+        part = xr.Dataset({archive.name: (("time", "y", "x"), arr)})
+        o0 = i0 * factor_t
+        writes.append((k, part.to_zarr(store, region={"time": slice(o0, o0 + n_out)}, compute=False)))
+    return writes
+
+
+def _execute(client, writes, store: str, finished: int, total: int, progress: Progress, on_chunk) -> None:
+    """Run the chunk writes (in order here, or all at once on the cluster) and record each
+    finished chunk in the store as soon as it is written."""
+    def record(k):
+        nonlocal finished
+        _mark_done(store, k)
+        finished += 1
+        progress.set(finished / total)
+        if on_chunk:
+            on_chunk(k, finished, total)
+
+    progress.set(finished / max(1, total))
+    if client is None:
+        import dask
+
+        for k, write in writes:
+            progress.check()
+            dask.compute(write, scheduler="synchronous")
+            record(k)
+        return
+    from distributed import as_completed
+
+    futures = {client.compute(write): k for k, write in writes}
+    try:
+        for future in as_completed(list(futures)):
+            future.result()
+            record(futures[future])
+    except BaseException:
+        client.cancel(list(futures))
+        raise
 
 
 def _to_netcdf(store: str, output: str, name: str, chunk: int) -> None:
