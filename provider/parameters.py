@@ -1,6 +1,4 @@
 """Parameter declarations shared by several algorithms, so names and defaults never drift."""
-import os
-
 from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum,
                        QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
@@ -8,7 +6,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterCrs, QgsProcessingPa
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from ..core.onnx_runtime import DEVICES
+from ..core.onnx_runtime import DEVICES, available_cores
 
 DEFAULT_UNITS = "µg/m³"
 
@@ -72,10 +70,7 @@ def default_threads():
     every core this process may run on."""
     from qgis.core import QgsApplication
 
-    limit = QgsApplication.maxThreads()
-    cores = os.cpu_count() or 1
-    if hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0)) or cores
+    limit, cores = QgsApplication.maxThreads(), available_cores()
     return max(1, min(limit, cores) if limit and limit > 0 else cores)
 
 
