@@ -239,3 +239,15 @@ def test_a_run_killed_before_its_first_chunk_is_not_taken_as_finished(tif_folder
     res = run_batch("lineartime", folder, out, {"FACTOR": 3}, chunk_frames=1)
     assert (res.computed, res.skipped) == (8, 0)
     np.testing.assert_allclose(_values(out)[0], linear_in_time(frames, 3), rtol=1e-6)
+
+
+def test_an_existing_cluster_by_its_address(tif_folder, tmp_path):
+    from distributed import LocalCluster
+
+    folder, frames = tif_folder
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, silence_logs=40) as cluster:
+        res = run_batch("bicubic", folder, str(tmp_path / "addr.nc"), {"FACTOR": 2}, end="2020-01-01T02:00",
+                        scheduler=cluster.scheduler_address, chunk_frames=2)
+    assert res.scheduler.startswith("tcp://") and res.computed == 2
+    np.testing.assert_allclose(_values(str(tmp_path / "addr.nc"))[0],
+                               np.stack([bicubic(f[None], 2)[0] for f in frames[:3]]), rtol=1e-6, equal_nan=True)
