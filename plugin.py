@@ -145,3 +145,6 @@ class AirmapPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        from .core.onnx_runtime import clear_cache
+
+        clear_cache()  # cached ONNX sessions hold their largest run's memory: free it with the plugin

@@ -8,7 +8,7 @@ from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterNumbe
 from ..core.superres import SCALE, load_abpn, super_resolve
 from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .raster_method import RasterRefineAlgorithm
 
 
@@ -65,9 +65,18 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_tile(self, "TILE", "Tile size in input cells (default: the model card's)")
         add_conserve(self)
 
-    def refine(self, raster, parameters, context, feedback):
-        model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context))
+    STREAMED = True
+
+    def streamed_output(self, reader, parameters, context):
+        return reader.grid.refined(SCALE), reader.band_names
+
+    def refine_into(self, reader, write, parameters, context, feedback):
+        # The input is read whole (one normaliser over all bands, as in training); the output,
+        # nine times larger, goes to the file tile row by tile row.
+        data = reader.read_bands()
+        model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context),
+                          threads_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
-        out = super_resolve(raster.data, model, tile=optional_int(self, parameters, "TILE", context),
-                            conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback))
-        return out, raster.grid.refined(SCALE), raster.band_names
+        super_resolve(data, model, tile=optional_int(self, parameters, "TILE", context),
+                      conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback),
+                      sink=write)

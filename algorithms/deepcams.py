@@ -7,7 +7,7 @@ from ..core.deepcams import deepcams, output_band_names
 from ..core.frame_interp import load_xvfi
 from ..core.superres import SCALE, load_abpn
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .abpn import add_conserve, add_tile, conserve_choice, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
@@ -17,6 +17,7 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "DeepCAMS ×3 time and ×3 space (XVFI then ABPN)"
     GROUP_ID = "deep"
     METHOD_LABEL = "DeepCAMS x3 time x3 space"
+    STREAMED = True
     HELP = ("Turns a coarse time stack (bands = time steps, e.g. 3-hourly 0.75° CAMS) into a stack "
             "three times finer in time and in space (hourly 0.25°): XVFI creates two frames between "
             "each pair, then ABPN splits every cell 3 x 3. T bands in, 3(T-1)+1 out; band names "
@@ -32,13 +33,16 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
         add_tile(self, "TILE", "ABPN tile size in input cells (default: the model card's)")
         add_conserve(self)
 
-    def refine(self, raster, parameters, context, feedback):
-        device = device_choice(self, parameters, context)
-        xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device)
-        abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device)
+    def streamed_output(self, reader, parameters, context):
+        return reader.grid.refined(SCALE), output_band_names(reader.band_names)
+
+    def refine_into(self, reader, write, parameters, context, feedback):
+        data = reader.read_bands()
+        device, threads = device_choice(self, parameters, context), threads_choice(self, parameters, context)
+        xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device, threads)
+        abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device, threads)
         report_model(feedback, xvfi, "XVFI")
         report_model(feedback, abpn, "ABPN")
-        out = deepcams(raster.data, xvfi, abpn, progress=self.progress(feedback),
-                       tile_space=optional_int(self, parameters, "TILE", context),
-                       conserve=conserve_choice(self, parameters, context))
-        return out, raster.grid.refined(SCALE), output_band_names(raster.band_names)
+        deepcams(data, xvfi, abpn, progress=self.progress(feedback),
+                 tile_space=optional_int(self, parameters, "TILE", context),
+                 conserve=conserve_choice(self, parameters, context), sink=write)

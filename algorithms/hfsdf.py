@@ -12,7 +12,7 @@ from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_POINT
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
                                require_valid_crs, target_crs_from)
 from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,
-                                   device_choice, model_path)
+                                   device_choice, model_path, threads_choice)
 from ..provider.styling import input_name, style_on_load
 from .abpn import report_model
 
@@ -130,7 +130,7 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         decoder = None
         if mode == "coded":
             decoder = load_decoder(model_path(self, parameters, context),
-                                   device_choice(self, parameters, context))
+                                   device_choice(self, parameters, context), threads_choice(self, parameters, context))
             report_model(feedback, decoder.model, "HF-SDF")
         feedback.pushInfo(f"{obs.values.size} observations -> grid of {grid.width} x {grid.height} cells of "
                           f"{grid.res[0]:g} ({grid.crs}); mode {mode}, read-out {surface}.")

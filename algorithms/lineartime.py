@@ -1,5 +1,7 @@
-"""airmap:lineartime — linear interpolation in time between bands (the temporal baseline)."""
-from ..core.baselines import linear_in_time
+"""airmap:lineartime — linear interpolation in time between bands (the temporal baseline).
+
+Streamed: two input bands are read at a time and each output band is written as it is made."""
+from ..core.baselines.lineartime import linear_in_time_frames
 from ..core.timestamps import refine_times
 from ..provider.parameters import add_factor, add_raster_input, add_raster_output
 from .raster_method import RasterRefineAlgorithm
@@ -10,6 +12,7 @@ class LinearTimeAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "Linear interpolation in time (baseline)"
     GROUP_ID = "baselines"
     METHOD_LABEL = "linear in time"
+    STREAMED = True
     HELP = ("Treats the bands as time steps and inserts FACTOR-1 linearly blended frames between each "
             "pair: T bands in, FACTOR*(T-1)+1 bands out. Band names that are time stamps get the "
             "inserted times.")
@@ -19,7 +22,16 @@ class LinearTimeAlgorithm(RasterRefineAlgorithm):
         add_factor(self, "Temporal factor")
         add_raster_output(self, "OUTPUT", "Interpolated stack")
 
-    def refine(self, raster, parameters, context, feedback):
+    def streamed_output(self, reader, parameters, context):
+        return reader.grid, refine_times(reader.band_names, self.parameterAsInt(parameters, "FACTOR", context))
+
+    def refine_into(self, reader, write, parameters, context, feedback):
         factor = self.parameterAsInt(parameters, "FACTOR", context)
-        out = linear_in_time(raster.data, factor)
-        return out, raster.grid, refine_times(raster.band_names, factor)
+        progress = self.progress(feedback)
+        total = factor * (reader.count - 1) + 1
+
+        def put(band, frame):
+            write(band, 0, frame)
+            progress.set((band + 1) / total)
+
+        linear_in_time_frames(lambda i: reader.read(i + 1), reader.count, factor, put)

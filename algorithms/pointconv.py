@@ -4,7 +4,7 @@ from ..core.pointconv import predict_pm25
 from ..provider.method_inputs import (ProgressFeedback, add_covariate_parameters, add_met_station_parameters,
                                       add_model_parameter, read_covariates, read_met_stations)
 from ..provider.parameters import (add_device, add_raster_output, add_station_grid_parameters, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .station_method import StationGridAlgorithm
 
 
@@ -40,5 +40,6 @@ class PointConvAlgorithm(StationGridAlgorithm):
             met_stations=read_met_stations(self, parameters, context, grid, feedback),
             covariates=read_covariates(self, parameters, context, feedback),
             model_path=model_path(self, parameters, context),
-            device=device_choice(self, parameters, context), progress=progress)
+            device=device_choice(self, parameters, context), threads=threads_choice(self, parameters, context),
+            progress=progress)
         return run.field

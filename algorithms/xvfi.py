@@ -6,7 +6,7 @@ the input bands unchanged, inserted band names get the inserted times.
 from ..core.frame_interp import FACTOR, interpolate_frames, load_xvfi
 from ..core.timestamps import refine_times
 from ..provider.parameters import (add_device, add_model_file, add_raster_input, add_raster_output, device_choice,
-                                   model_path)
+                                   model_path, threads_choice)
 from .abpn import add_tile, optional_int, report_model
 from .raster_method import RasterRefineAlgorithm
 
@@ -16,6 +16,7 @@ class XvfiAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "XVFI ×3 interpolation in time (DeepCAMS)"
     GROUP_ID = "deep"
     METHOD_LABEL = "XVFI x3 in time"
+    STREAMED = True
     HELP = ("Video-frame interpolation network XVFI (DeepCAMS configuration, trained on the airmap "
             "simulator): treats the bands as time steps and creates two frames between each pair "
             "(at 1/3 and 2/3): T bands in, 3(T-1)+1 out, input bands unchanged. Band names that are "
@@ -29,9 +30,15 @@ class XvfiAlgorithm(RasterRefineAlgorithm):
         add_model_file(self, "MODEL", "XVFI model (.onnx; default: the shipped model)")
         add_tile(self, "TILE", "Tile size in cells (default: the model card's)")
 
-    def refine(self, raster, parameters, context, feedback):
-        model = load_xvfi(model_path(self, parameters, context), device_choice(self, parameters, context))
+    def streamed_output(self, reader, parameters, context):
+        return reader.grid, refine_times(reader.band_names, FACTOR)
+
+    def refine_into(self, reader, write, parameters, context, feedback):
+        # The input stack is read whole (one normaliser for all frames); the output, three times
+        # as many bands, is written frame by frame as each pair is interpolated.
+        data = reader.read_bands()
+        model = load_xvfi(model_path(self, parameters, context), device_choice(self, parameters, context),
+                          threads_choice(self, parameters, context))
         report_model(feedback, model, "XVFI")
-        out = interpolate_frames(raster.data, model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
-                                 progress=self.progress(feedback))
-        return out, raster.grid, refine_times(raster.band_names, FACTOR)
+        interpolate_frames(data, model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
+                           progress=self.progress(feedback), sink=lambda band, frame: write(band, 0, frame))

@@ -24,11 +24,15 @@ FACTOR_TIME = 3
 
 def deepcams(data: np.ndarray, xvfi: OnnxModel, abpn: OnnxModel, progress: Optional[Progress] = None,
              tile_space: Optional[int] = None, tile_time: Optional[int] = None,
-             conserve: bool = True) -> np.ndarray:
-    """(T, H, W) with NaN no-data -> (3(T−1)+1, 3H, 3W): XVFI first, then ABPN per frame."""
+             conserve: bool = True, sink=None) -> Optional[np.ndarray]:
+    """(T, H, W) with NaN no-data -> (3(T−1)+1, 3H, 3W): XVFI first, then ABPN per frame.
+
+    ``sink``: as ``super_resolve``'s (band, first row, rows): the 27-times-larger output goes
+    there tile row by tile row (the XVFI frames, at input resolution, are held)."""
     progress = ensure(progress)
     frames = interpolate_frames(data, xvfi, FACTOR_TIME, tile=tile_time, progress=progress.sub(0.0, 0.3))
-    return super_resolve(frames, abpn, tile=tile_space, conserve=conserve, progress=progress.sub(0.3, 1.0))
+    return super_resolve(frames, abpn, tile=tile_space, conserve=conserve, progress=progress.sub(0.3, 1.0),
+                         sink=sink)
 
 
 def output_band_names(names: Sequence[str], factor: int = FACTOR_TIME) -> List[str]:

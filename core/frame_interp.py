@@ -72,8 +72,12 @@ def interpolate_pair(z0: np.ndarray, z1: np.ndarray, ts: Sequence[float], model:
 def interpolate_frames(data: np.ndarray, model: OnnxModel, factor: int = FACTOR,
                        tile: Optional[int] = None, overlap: Optional[int] = None,
                        progress: Optional[Progress] = None,
-                       normaliser: Optional[Normaliser] = None) -> np.ndarray:
-    """(T, H, W) with NaN no-data -> (factor·(T−1)+1, H, W) float32."""
+                       normaliser: Optional[Normaliser] = None, sink=None) -> Optional[np.ndarray]:
+    """(T, H, W) with NaN no-data -> (factor·(T−1)+1, H, W) float32.
+
+    Frames are made pair by pair (two gap-filled frames held at a time). ``sink``:
+    ``sink(band, frame)`` receives each output frame in order and nothing is returned, so the
+    output stack is never held whole."""
     progress = ensure(progress)
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim != 3 or arr.shape[0] < 2:
@@ -82,20 +86,31 @@ def interpolate_frames(data: np.ndarray, model: OnnxModel, factor: int = FACTOR,
     if factor < 2:
         raise AirmapInputError(f"FACTOR must be a whole number of at least 2, got {factor}.")
     norm = normaliser or fit_normaliser(arr, model.card.get("normalisation"))
-    z = norm.forward(arr)
-    valid = np.isfinite(arr)
     steps, h, w = arr.shape
-    out = np.full((factor * (steps - 1) + 1, h, w), np.nan, dtype=np.float32)
+    out = None
+    if sink is None:
+        out = np.empty((factor * (steps - 1) + 1, h, w), dtype=np.float32)
+        sink = out.__setitem__
     ts = [j / factor for j in range(1, factor)]
-    filled = [fill_nearest(z[i]) if valid[i].any() else None for i in range(steps)]
+
+    def prepared(i):  # (valid mask, gap-filled normalised frame or None)
+        valid = np.isfinite(arr[i])
+        return valid, (fill_nearest(norm.forward(arr[i])) if valid.any() else None)
+
+    following = prepared(0)
     for i in range(steps - 1):
-        out[i * factor] = arr[i]
-        both = valid[i] & valid[i + 1]
+        (valid0, z0), following = following, prepared(i + 1)
+        valid1, z1 = following
+        sink(i * factor, arr[i])
+        both = valid0 & valid1
         if not both.any():
+            for j in range(1, factor):
+                sink(i * factor + j, np.full((h, w), np.nan, dtype=np.float32))
             continue
         sub = progress.sub(i / (steps - 1), (i + 1) / (steps - 1))
-        made = norm.inverse(interpolate_pair(filled[i], filled[i + 1], ts, model, tile, overlap, sub))
+        made = norm.inverse(interpolate_pair(z0, z1, ts, model, tile, overlap, sub)).astype(np.float32)
         made[:, ~both] = np.nan
-        out[i * factor + 1:(i + 1) * factor] = made
-    out[-1] = arr[-1]
+        for j, frame in enumerate(made):
+            sink(i * factor + 1 + j, frame)
+    sink(factor * (steps - 1), arr[-1])
     return out

@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .baselines import idw, idw_at, kriging_at, ordinary_kriging
-from .baselines.kriging import is_geographic
+from .baselines.idw import DEFAULT_K as IDW_K  # the 12 nearest stations, as airmap:idw
+from .geodesy import is_geographic
 from .grid import Grid
 from .stations import Stations
-
-IDW_K = 12  # local IDW over the 12 nearest stations: a common default for dense networks
 
 
 def idw_grid(stations: Stations, grid: Grid, progress=None) -> np.ndarray:
@@ -16,7 +15,7 @@ def idw_grid(stations: Stations, grid: Grid, progress=None) -> np.ndarray:
 
 
 def idw_points(stations: Stations, x, y, crs=None) -> np.ndarray:
-    return idw_at(stations, x, y, k=IDW_K)
+    return idw_at(stations, x, y, k=IDW_K, geographic=is_geographic(crs))
 
 
 def kriging_grid(stations: Stations, grid: Grid, progress=None) -> np.ndarray:

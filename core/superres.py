@@ -80,9 +80,13 @@ def conserve_block_means(fine: np.ndarray, coarse: np.ndarray, non_negative: boo
 
 def super_resolve(data: np.ndarray, model: OnnxModel, tile: Optional[int] = None,
                   overlap: Optional[int] = None, progress: Optional[Progress] = None,
-                  conserve: bool = True) -> np.ndarray:
+                  conserve: bool = True, sink=None) -> Optional[np.ndarray]:
     """(B, H, W) float with NaN no-data -> (B, 3H, 3W) float32. ``conserve``: make every
-    3 × 3 block average to its input cell (step 5 above; off = the network's raw output)."""
+    3 × 3 block average to its input cell (step 5 above; off = the network's raw output).
+
+    ``sink``: ``sink(band, first_row, rows)`` receives the output band by band in finished
+    row strips (e.g. ``RasterWriter.write``) and nothing is returned, so the output is never
+    held whole."""
     progress = ensure(progress)
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim == 2:
@@ -91,24 +95,31 @@ def super_resolve(data: np.ndarray, model: OnnxModel, tile: Optional[int] = None
         raise AirmapInputError("Super-resolution needs a raster (bands, rows, columns).")
     tile, overlap = tile_settings(model, tile, overlap)
     norm = fit_normaliser(arr, model.card.get("normalisation"))
-    z = norm.forward(arr)
     bands, h, w = arr.shape
-    out = np.full((bands, h * SCALE, w * SCALE), np.nan, dtype=np.float32)
-    block = np.ones((SCALE, SCALE), dtype=bool)
+    out = None
+    if sink is None:
+        out = np.full((bands, h * SCALE, w * SCALE), np.nan, dtype=np.float32)
+        sink = lambda b, r0, rows: out[b].__setitem__(slice(r0, r0 + rows.shape[0]), rows)
 
     def predict(piece: np.ndarray) -> np.ndarray:  # (1, h, w) -> (1, 3h, 3w)
         return model(piece[None].astype(np.float32))[0]
 
     for b in range(bands):
-        valid = np.isfinite(z[b])
-        if not valid.any():
-            continue  # an all-no-data band stays all no-data
-        filled = fill_nearest(z[b])
+        valid = np.isfinite(arr[b])
+        if not valid.any():   # an all-no-data band stays all no-data
+            for r0 in range(0, h, max(1, tile)):
+                sink(b, r0 * SCALE, np.full((min(tile, h - r0) * SCALE, w * SCALE), np.nan, np.float32))
+            continue
+        filled = fill_nearest(norm.forward(arr[b]).astype(np.float32))
         sub = progress.sub(b / bands, (b + 1) / bands)
-        pred = run_tiled(predict, filled[None], tile, overlap, scale=SCALE, progress=sub)[0]
-        fine = norm.inverse(pred)
-        if conserve:
-            fine = conserve_block_means(fine, arr[b], norm.non_negative)
-        fine[~np.kron(valid, block)] = np.nan
-        out[b] = fine
+
+        def finish(row0: int, pred: np.ndarray, b=b, valid=valid) -> None:
+            c0, c1 = row0 // SCALE, row0 // SCALE + pred.shape[1] // SCALE
+            fine = norm.inverse(pred[0]).astype(np.float32)
+            if conserve:
+                fine = conserve_block_means(fine, arr[b, c0:c1], norm.non_negative)
+            fine[~np.repeat(np.repeat(valid[c0:c1], SCALE, 0), SCALE, 1)] = np.nan
+            sink(b, row0, fine)
+
+        run_tiled(predict, filled[None], tile, overlap, scale=SCALE, progress=sub, sink=finish)
     return out

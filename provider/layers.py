@@ -154,20 +154,35 @@ def require_overlap(stations, grid):
     return int(inside.sum())
 
 
-def read_raster_layer(layer, feedback=None):
-    """A QGIS raster layer -> core Raster, its CRS taken from QGIS when the file has none."""
+def open_raster_layer(layer, feedback=None):
+    """A QGIS raster layer -> an open core RasterReader (read by band and window; close it),
+    its CRS taken from QGIS when the file has none."""
     if layer is None:
         raise AirmapInputError("No raster was given: choose a raster layer or file as INPUT.")
-    from ..core.raster_io import read_raster
+    from ..core.raster_io import RasterReader
 
-    raster = read_raster(layer.source())
-    if layer.crs().isValid() and raster.notes:
-        raster.grid = Grid(raster.grid.transform, raster.grid.width, raster.grid.height, crs_string(layer.crs()))
+    reader = RasterReader(layer.source())
+    if layer.crs().isValid() and reader.notes:
+        reader.grid = Grid(reader.grid.transform, reader.grid.width, reader.grid.height, crs_string(layer.crs()))
     if feedback is not None:
-        for note in raster.notes:
+        for note in reader.notes:
             feedback.pushInfo(note)
-    if not np.isfinite(raster.data).any():
-        raise AirmapInputError(f"'{layer.name()}' holds no data (every cell is no-data): choose another raster.")
+    return reader
+
+
+def require_data(any_valid, layer_name):
+    if not any_valid:
+        raise AirmapInputError(f"'{layer_name}' holds no data (every cell is no-data): choose another raster.")
+
+
+def read_raster_layer(layer, feedback=None):
+    """A QGIS raster layer -> core Raster (every band in memory), CRS as ``open_raster_layer``."""
+    from ..core.raster_io import Raster
+
+    with open_raster_layer(layer, feedback) as reader:
+        raster = Raster(reader.read_bands(), reader.grid, reader.band_names, reader.units, reader.notes,
+                        reader.source)
+    require_data(np.isfinite(raster.data).any(), layer.name())
     return raster
 
 

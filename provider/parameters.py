@@ -7,8 +7,8 @@ from qgis.core import (QgsProcessingParameterCrs, QgsProcessingParameterEnum, Qg
 
 import re
 
-from ..core.onnx_runtime import DEVICES
-from .compat import FIELD_NUMERIC, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
+from ..core.onnx_runtime import DEVICES, available_cores
+from .compat import FIELD_NUMERIC, FLAG_ADVANCED, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
 
 DEFAULT_UNITS = "µg/m³"
 # Field names a value field defaults to, best first, compared without case and punctuation
@@ -89,9 +89,35 @@ def add_factor(alg, description):
 
 
 def add_device(alg):
+    """DEVICE, and the advanced THREADS of ONNX Runtime beside it (every model algorithm has both)."""
     # Optional (default auto) so a graphical-model child or a script need not set it.
     alg.addParameter(QgsProcessingParameterEnum(
         "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=DEVICES.index("auto"), optional=True))
+    add_threads(alg)
+
+
+def add_threads(alg):
+    param = QgsProcessingParameterNumber(
+        "THREADS", alg.tr("CPU threads for the model (0 = the cores QGIS may use)"),
+        NUMBER_INTEGER, defaultValue=0, optional=True, minValue=0)
+    param.setFlags(param.flags() | FLAG_ADVANCED)
+    alg.addParameter(param)
+
+
+def default_threads():
+    """The cores QGIS may use: its 'max threads' setting (Settings > Options > Rendering), else
+    every core this process may run on."""
+    from qgis.core import QgsApplication
+
+    limit, cores = QgsApplication.maxThreads(), available_cores()
+    return max(1, min(limit, cores) if limit and limit > 0 else cores)
+
+
+def threads_choice(alg, parameters, context):
+    """THREADS as an int; absent, empty or 0 means ``default_threads()``."""
+    if parameters.get("THREADS") in (None, ""):
+        return default_threads()
+    return alg.parameterAsInt(parameters, "THREADS", context) or default_threads()
 
 
 def device_choice(alg, parameters, context):

@@ -6,6 +6,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ..errors import AirmapInputError
+from ..geodesy import is_geographic
 from ..grid import Grid
 from ..progress import Progress, ensure
 from ..stations import Stations, require_stations
@@ -33,7 +34,7 @@ def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "exponenti
     """Ordinary kriging estimate (H, W), and its variance when ``variance`` is True.
 
     The variogram is fitted to the stations by PyKrige. ``geographic`` (default: the grid CRS
-    is EPSG:4326) uses great-circle distances on lon/lat. ``neighbours``: krige each cell from
+    is geographic by its definition, any datum) uses great-circle distances on lon/lat. ``neighbours``: krige each cell from
     its nearest stations only (None = all stations in one global system).
     """
     if geographic is None:
@@ -44,10 +45,6 @@ def ordinary_kriging(stations: Stations, grid: Grid, variogram: str = "exponenti
     if variance:
         return est_grid, var.reshape(grid.shape).astype(np.float32)
     return est_grid
-
-
-def is_geographic(crs: Optional[str]) -> bool:
-    return (crs or "").upper() in ("EPSG:4326", "OGC:CRS84")
 
 
 def kriging_at(stations: Stations, x: np.ndarray, y: np.ndarray, variogram: str = "exponential",
