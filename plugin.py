@@ -40,7 +40,8 @@ class AirmapPlugin:
         if self.iface is None:
             return
         for text, kind in (("Install Python dependencies", "runtime"),
-                           ("Install PyTorch (training and fine-tuning)", "torch")):
+                           ("Install PyTorch (training and fine-tuning)", "torch"),
+                           ("Install Dask and xarray (airmap:batch)", "archives")):
             action = QAction(QIcon(ICON), text, self.iface.mainWindow())
             action.setObjectName(f"airmap_install_{kind}")
             action.triggered.connect(lambda _=False, k=kind: self.install(k))

@@ -23,14 +23,19 @@ RUNTIME = {"numpy": ("numpy",), "affine": ("affine",), "rasterio": ("rasterio",)
            "skimage": ("scikit-image",), "matplotlib": ("matplotlib",),
            "onnxruntime": ("onnxruntime", "onnxruntime-gpu"), "pykrige": ("pykrige",)}
 TORCH = {"torch": ("torch",)}
-# The two sets the plugin offers to install: (modules, requirements file, folder name)
+# airmap:batch only (long archives on Dask); pinned in requirements.txt beside the runtime set.
+ARCHIVES = {"dask": ("dask",), "distributed": ("distributed",), "xarray": ("xarray",), "zarr": ("zarr",),
+            "numcodecs": ("numcodecs",), "pandas": ("pandas",), "netCDF4": ("netCDF4",)}
+# The sets the plugin offers to install: (modules, requirements file, folder name)
 PACKAGE_SETS = {"runtime": (RUNTIME, "requirements.txt", "packages"),
-                "torch": (TORCH, "requirements-torch.txt", "torch")}
+                "torch": (TORCH, "requirements-torch.txt", "torch"),
+                "archives": (ARCHIVES, "requirements.txt", "archives")}
 # PyTorch's CPU wheels: PyPI's Linux torch pulls gigabytes of CUDA libraries.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 INSTALL_HOW = ("click 'Install dependencies' in the message bar, or Plugins > airmap > "
                "Install Python dependencies")
 TORCH_HOW = "use Plugins > airmap > Install PyTorch (for training and fine-tuning)"
+ARCHIVES_HOW = "use Plugins > airmap > Install Dask and xarray (for airmap:batch)"
 
 
 def importable(name):
@@ -59,7 +64,7 @@ def missing_module_message(exc, algorithm_id):
     """The user's message for a ModuleNotFoundError raised by an algorithm, or None when the
     module is not one of airmap's requirements (a real bug, left to propagate)."""
     top = (exc.name or "").split(".")[0]
-    for modules, how in ((RUNTIME, INSTALL_HOW), (TORCH, TORCH_HOW)):
+    for modules, how in ((RUNTIME, INSTALL_HOW), (TORCH, TORCH_HOW), (ARCHIVES, ARCHIVES_HOW)):
         if top in modules:
             return (f"{algorithm_id} needs the Python package '{modules[top][0]}', which is not installed "
                     f"in QGIS's Python. To install it, {how}; then run the algorithm again.")

@@ -121,6 +121,9 @@ def test_requirements_selection_keeps_pins_and_markers():
     for module, dists in deps.RUNTIME.items():
         assert names & {deps.canonical(d) for d in dists}, module
     assert [deps.requirement_name(l) for l in deps.requirements_for("torch", ["torch"])] == ["torch"]
+    archives = deps.requirements_for("archives", list(deps.ARCHIVES))
+    assert {deps.requirement_name(l) for l in archives} == {deps.canonical(d[0]) for d in deps.ARCHIVES.values()}
+    assert all("==" in line for line in archives)
 
 
 def test_constraints_keep_the_numpy_qgis_has():
@@ -273,7 +276,9 @@ def test_every_third_party_import_of_the_plugin_code_is_a_runtime_requirement():
     (onnx is needed only to export models, torch only to train: both live behind models/)."""
     import ast
 
-    allowed = set(sys.stdlib_module_names) | {"qgis", "processing", "airmap", "onnx", "torch"} | set(deps.RUNTIME)
+    # pyproj comes with QGIS's Python bindings (Debian's python3-qgis and OSGeo4W depend on it)
+    allowed = (set(sys.stdlib_module_names) | {"qgis", "processing", "airmap", "onnx", "torch", "pyproj"}
+               | set(deps.RUNTIME) | set(deps.ARCHIVES))
     unknown = set()
     for folder in ("core", "algorithms", "provider"):
         for path in (REPO / folder).rglob("*.py"):
