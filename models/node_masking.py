@@ -41,9 +41,13 @@ class TrainingData:
                 "excluded)")
 
 
-def training_data(folder: str = None) -> TrainingData:
+def training_data(folder: str = None, until: str = None) -> TrainingData:
+    """The training months at the training stations; ``until`` (ISO time) ends them earlier, so
+    the rest of the training period can validate choices (``models.series_validation``)."""
     series, wind = beijing.load(folder)
     train, _ = beijing.split(series, wind)
+    if until:
+        train = slice(0, min(train.stop, int(np.searchsorted(series.times, np.datetime64(until)))))
     keep = ~beijing.hidden_stations(len(series), beijing.TRAINING_EXCLUDES)
     u, v = wind.filled()
     return TrainingData(series.lon[keep], series.lat[keep], series.ids[keep], series.values[keep, train],
