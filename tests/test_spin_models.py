@@ -202,3 +202,16 @@ def test_ignnk_can_divide_each_window_by_its_observed_mean():
     assert np.allclose(ratio, ratio[0], rtol=1e-5)                     # one divisor per window
     assert x["window_mean"][seen].mean() == pytest.approx(1.0, rel=1e-4)  # = the observed mean
     assert not np.allclose(x["scale"][seen].mean(), 1.0, rtol=1e-2)
+
+
+def test_diffusion_only_row_is_a_spin_trained_without_the_advection_kernel():
+    pytest.importorskip("onnxruntime")
+    from airmap.core.timeseries.infer import load_series_model, shipped_model
+
+    entry = methods.METHODS["spin_diffusion"]
+    card = load_series_model("spin", shipped_model("spin", entry.file), device="cpu").card
+    shipped = load_series_model("spin", device="cpu").card
+    assert card["training"]["masking"]["advection_share"] == 0
+    assert shipped["training"]["masking"]["advection_share"] > 0
+    assert card["graph"] == shipped["graph"] and card["config"] == shipped["config"]
+    assert card["normalisation"] == shipped["normalisation"]

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from ...core.timeseries import graphs
-from .. import node_masking
 from ...core.timeseries.normalise import window_divisor
-from ..series_validation import add_until_argument, record_validation
+from .. import node_masking
 from ..training_loop import add_run_arguments, describe, fit, start_run
+from .export import export
 from .net import IGNNK
 
 SIGMA_SCALE = 1.0  # kernel width = this x the standard deviation of the station distances (IGNNK's choice)
@@ -52,25 +52,19 @@ def train(args: argparse.Namespace) -> str:
         return err.sum() / known.sum().clamp_min(1.0)
 
     minutes = fit(model, step_loss, args.steps, args.lr, say)
-    path = node_masking.save_run(
+    return node_masking.save_run(
         args, say, "airmap.models.ignnk.train", "ignnk", model, config, data, minutes,
         {"masking": node_masking.masking_record(data),
          "loss": "MSE of the reconstruction over every measured node-hour of the subgraph"},
         {"sigma_scale": SIGMA_SCALE, "sigma": "std of the station distances (km) x sigma_scale"},
-        normalisation)
-    from .export import export
-    record_validation(args, say, path, export, "ignnk")
-    return path
+        normalisation, (export, "ignnk"))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_run_arguments(ap)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--window", type=int, default=24)
+    node_masking.add_series_arguments(ap, lr=1e-3, window=24, norm="window_mean")
     ap.add_argument("--hidden", type=int, default=100)
-    ap.add_argument("--norm", choices=("scale", "window_mean"), default="scale")
-    add_until_argument(ap)
     train(ap.parse_args(argv))
 
 

@@ -15,9 +15,9 @@ from ...core.errors import AirmapInputError
 from ...core.timeseries import graphs
 from ...core.timeseries.normalise import window_divisor
 from .. import node_masking
-from ..series_validation import add_until_argument, record_validation
 from ..training_loop import add_run_arguments, describe, fit, start_run
 from .losses import spin_loss
+from .export import export
 from .net import SPIN, InitHead
 
 SIGMA_KM = 20.0      # diffusion kernel width: a few inter-station spacings of a city network
@@ -93,33 +93,28 @@ def train(args: argparse.Namespace) -> str:
 
     minutes = fit(trained, step_loss, args.steps, args.lr, say)
     masking = dict(node_masking.masking_record(data), advection_share=args.advection_share)
-    path = node_masking.save_run(
+    return node_masking.save_run(
         args, say, "airmap.models.spin.train", "spin", model, config, data, minutes,
         {"masking": masking,
          "loss": "L1 inference at hidden nodes + 0.5 x L1 of the initialisation head"
                  + (f" + {args.aod_weight} x AOD gradient term" if aod is not None else " (no AOD given)")},
-        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation)
-    from .export import export
-    record_validation(args, say, path, export, "spin" if args.advection_share > 0 else "spin_diffusion")
-    return path
+        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation,
+        (export, "spin" if args.advection_share > 0 else "spin_diffusion"))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_run_arguments(ap)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--window", type=int, default=48)
+    node_masking.add_series_arguments(ap, lr=2e-3, window=48, norm="window_mean")
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
     ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
-    ap.add_argument("--norm", choices=("scale", "window_mean"), default="window_mean")
     ap.add_argument("--aod", default=None, help="AOD raster stack (lon/lat, band descriptions = times): loss only")
     ap.add_argument("--aod-weight", type=float, default=0.1)
     ap.add_argument("--init", default=None, help="fine-tune from this train.py checkpoint (.pt)")
     ap.add_argument("--advection-share", type=float, default=ADVECTION_SHARE,
                     help="share of samples with the advection kernel on; 0 trains a diffusion-only SPIN")
-    add_until_argument(ap)
     train(ap.parse_args(argv))
 
 
