@@ -21,6 +21,16 @@ MASK_SHARE = (0.25, 0.6)   # share of a subgraph's nodes hidden per sample
 MIN_NODES = 10             # smallest random subgraph
 
 
+def add_series_arguments(ap, lr: float, window: int, norm: str) -> None:
+    """The options SPIN's and IGNNK's trainers share: --lr, --window (hours), --norm, --until."""
+    from .series_validation import add_until_argument
+
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--window", type=int, default=window)
+    ap.add_argument("--norm", choices=("scale", "window_mean"), default=norm)
+    add_until_argument(ap)
+
+
 def normalisation_card(kind: str = "scale") -> dict:
     return series_normalisation(kind, SCALE)
 
@@ -41,9 +51,13 @@ class TrainingData:
                 "excluded)")
 
 
-def training_data(folder: str = None) -> TrainingData:
+def training_data(folder: str = None, until: str = None) -> TrainingData:
+    """The training months at the training stations; ``until`` (ISO time) ends them earlier, so
+    the rest of the training period can validate choices (``models.series_validation``)."""
     series, wind = beijing.load(folder)
     train, _ = beijing.split(series, wind)
+    if until:
+        train = slice(0, min(train.stop, int(np.searchsorted(series.times, np.datetime64(until)))))
     keep = ~beijing.hidden_stations(len(series), beijing.TRAINING_EXCLUDES)
     u, v = wind.filled()
     return TrainingData(series.lon[keep], series.lat[keep], series.ids[keep], series.values[keep, train],
@@ -75,10 +89,12 @@ def subgraph_size(data: TrainingData, rng: np.random.Generator) -> int:
 
 
 def save_run(args, say, module: str, name: str, model, config: dict, data: TrainingData, minutes: float,
-             record: dict, graph: dict, normalisation: dict) -> str:
+             record: dict, graph: dict, normalisation: dict, validation=None) -> str:
     """Write ``<out>/<name>.pt``: weights, config, graph and window settings, normalisation and the
     run record (data, seed, reproduce command, budget + the trainer's own ``record`` fields).
-    Plain types and tensors only, so the exporter reads it with ``weights_only=True``."""
+    Plain types and tensors only, so the exporter reads it with ``weights_only=True``.
+    ``validation`` = (exporter, method): with ``--until``, the run is validated and its scores
+    added to the record (``series_validation``)."""
     import torch
 
     from .training_loop import optimiser_budget, reproduce_command
@@ -92,6 +108,10 @@ def save_run(args, say, module: str, name: str, model, config: dict, data: Train
     torch.save({"config": config, "state_dict": model.state_dict(), "training": full, "graph": graph,
                 "window": {"length": args.window, "keep": args.window // 2}, "normalisation": normalisation}, path)
     say(f"wrote {path}")
+    if validation is not None:
+        from .series_validation import record_validation
+
+        record_validation(args, say, path, *validation)
     return path
 
 

@@ -73,13 +73,29 @@ def add_held_out_scores(path: str, card: dict, methods=None) -> dict:
     return held
 
 
+def selection_record(checkpoints) -> list:
+    """What each selection run (``train.py --until``) was and how it validated, from its checkpoint."""
+    runs = []
+    for path in checkpoints:
+        training = torch.load(path, map_location="cpu", weights_only=True)["training"]
+        if "validation" not in training:
+            raise ValueError(f"{path} is not a selection run (train.py --until): it has no validation scores")
+        runs.append({"command": training["command"], "validation": training["validation"]})
+    return runs
+
+
 def export_main(export, doc: str, argv=None) -> None:
-    """The exporters' command line: checkpoint, ONNX path, --no-score."""
+    """The exporters' command line: checkpoint, ONNX path, --no-score, --selection runs."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("checkpoint")
     ap.add_argument("onnx")
     ap.add_argument("--no-score", action="store_true", help="skip the held-out scores (tests)")
+    ap.add_argument("--selection", nargs="*", default=(),
+                    help="checkpoints of the validation runs the settings were chosen from (recorded in the card)")
     args = ap.parse_args(argv)
-    export(args.checkpoint, args.onnx, not args.no_score)
+    card = export(args.checkpoint, args.onnx, not args.no_score)
+    if args.selection:
+        card["selection"] = selection_record(args.selection)
+        write_card(args.onnx, card)

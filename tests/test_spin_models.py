@@ -171,3 +171,47 @@ def test_spin_fine_tunes_with_an_aod_stack_as_a_loss_term_only(tmp_path):
     assert "--init" in ckpt["training"]["command"]
     log = (tmp_path / "b" / "log.txt").read_text()
     assert "initialised from" in log and "100.0 % of station-hours have AOD" in log
+
+
+def test_selection_runs_see_neither_the_bench_months_nor_its_stations():
+    """Settings are chosen on October (training stations only) after training on May .. September."""
+    from airmap.core.timeseries import beijing
+    from airmap.models.node_masking import training_data
+    from airmap.models.series_validation import validation_data
+
+    fit = training_data(until="2014-10-01")
+    series, wind = validation_data("2014-10-01")
+    assert fit.times[-1] < np.datetime64("2014-10-01") <= series.times[0]
+    assert series.times[-1] < beijing.TEST_START
+    everyone = beijing.load_pm25()
+    bench_hidden = set(everyone.ids[beijing.hidden_stations(len(everyone), beijing.TRAINING_EXCLUDES)])
+    assert set(series.ids) == set(fit.ids) and not bench_hidden & set(series.ids)
+    assert wind.u.shape == series.values.shape
+
+
+def test_ignnk_can_divide_each_window_by_its_observed_mean():
+    torch = pytest.importorskip("torch")
+    from airmap.models import node_masking
+    from airmap.models.ignnk.train import batch
+
+    data = node_masking.training_data()
+    x = {kind: batch(data, np.random.default_rng(4), 24, 1, node_masking.normalisation_card(kind))[0].numpy()
+         for kind in ("scale", "window_mean")}
+    seen = x["scale"] != 0
+    ratio = x["scale"][seen] / x["window_mean"][seen]
+    assert np.allclose(ratio, ratio[0], rtol=1e-5)                     # one divisor per window
+    assert x["window_mean"][seen].mean() == pytest.approx(1.0, rel=1e-4)  # = the observed mean
+    assert not np.allclose(x["scale"][seen].mean(), 1.0, rtol=1e-2)
+
+
+def test_diffusion_only_row_is_a_spin_trained_without_the_advection_kernel():
+    pytest.importorskip("onnxruntime")
+    from airmap.core.timeseries.infer import load_series_model, shipped_model
+
+    entry = methods.METHODS["spin_diffusion"]
+    card = load_series_model("spin", shipped_model("spin", entry.file), device="cpu").card
+    shipped = load_series_model("spin", device="cpu").card
+    assert card["training"]["masking"]["advection_share"] == 0
+    assert shipped["training"]["masking"]["advection_share"] > 0
+    assert card["graph"] == shipped["graph"] and card["config"] == shipped["config"]
+    assert card["normalisation"] == shipped["normalisation"]

@@ -20,8 +20,8 @@ MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pat
 TARGET_BATCH = 64   # targets per graph beside the stations
 
 
-def shipped_model(task: str) -> str:
-    return os.path.join(MODELS_DIR, task, f"{task}.onnx")
+def shipped_model(task: str, name: Optional[str] = None) -> str:
+    return os.path.join(MODELS_DIR, task, name or f"{task}.onnx")
 
 
 def time_windows(total: int, length: int, keep: int) -> List[Tuple[int, int, int, int]]:

@@ -28,6 +28,7 @@ class SeriesMethod:
     label: str
     model: Optional[str] = None    # ONNX task of a deep method
     advection: bool = True
+    file: Optional[str] = None     # shipped ONNX file name in models/<task>/ (default <task>.onnx)
 
 
 METHODS: Dict[str, SeriesMethod] = {m.key: m for m in (
@@ -35,7 +36,8 @@ METHODS: Dict[str, SeriesMethod] = {m.key: m for m in (
     SeriesMethod("ignnk", "IGNNK", "ignnk"),
     SeriesMethod("idw", "IDW per hour"),
     SeriesMethod("kriging", "Ordinary kriging per hour"),
-    SeriesMethod("spin_diffusion", "SPIN, diffusion kernel only", "spin", advection=False),
+    SeriesMethod("spin_diffusion", "SPIN trained with the diffusion kernel only", "spin", advection=False,
+                 file="spin_diffusion.onnx"),
 )}
 CV_METHODS = ("spin", "ignnk", "idw", "kriging")
 
@@ -55,9 +57,10 @@ def blocks(method: str, series: StationSeries, wind: Optional[Wind], target_lon,
     target_lon = np.asarray(target_lon, float)
     target_lat = np.asarray(target_lat, float)
     if entry.model:
-        from .infer import infer_at_targets, load_series_model
+        from .infer import infer_at_targets, load_series_model, shipped_model
 
-        model = load_series_model(entry.model, model_path, device, entry.advection)
+        model = load_series_model(entry.model, model_path or shipped_model(entry.model, entry.file), device,
+                                  entry.advection)
         u, v = _filled_wind(wind, series.values.shape)
         tu, tv = _filled_wind(target_wind, (target_lon.size, series.times.size))
         yield from infer_at_targets(model, series.lon, series.lat, series.values, u, v, target_lon, target_lat,

@@ -41,7 +41,8 @@ def export(checkpoint: str, path: str, score: bool = True) -> dict:
             "estimate": {1: "nodes", 2: "hours"}}
     export_checked(model, path, card, check_inputs(ckpt), ["estimate"], axes)
     if score:
-        held = add_held_out_scores(path, card, ("spin", "spin_diffusion"))
+        diffusion_only = card["training"].get("masking", {}).get("advection_share", 1.0) == 0
+        held = add_held_out_scores(path, card, ("spin_diffusion",) if diffusion_only else ("spin",))
         print(json.dumps(held, indent=1))
     return card
 

@@ -17,15 +17,16 @@ from ...core.timeseries.normalise import window_divisor
 from .. import node_masking
 from ..training_loop import add_run_arguments, describe, fit, start_run
 from .losses import spin_loss
+from .export import export
 from .net import SPIN, InitHead
 
 SIGMA_KM = 20.0      # diffusion kernel width: a few inter-station spacings of a city network
 CUTOFF_KM = 3 * SIGMA_KM  # no edge beyond 3 sigma
-NO_WIND_SHARE = 0.2  # samples trained without the advection kernel, so the fallback is learned
+ADVECTION_SHARE = 0.8  # samples with the advection kernel; the rest learn the no-wind fallback (0 = diffusion only)
 
 
 def batch(data, rng, length: int, size: int, normalisation: dict, sigma_km: float = SIGMA_KM,
-          cutoff_km: float = CUTOFF_KM, aod: np.ndarray = None):
+          cutoff_km: float = CUTOFF_KM, aod: np.ndarray = None, advection_share: float = ADVECTION_SHARE):
     """Tensors of one batch: value, observed, wind, a_diff, a_adv, truth, hidden (normalised),
     and the AOD at the nodes (NaN where none) when an (S, T) ``aod`` table is given, else None."""
     n = node_masking.subgraph_size(data, rng)
@@ -35,7 +36,7 @@ def batch(data, rng, length: int, size: int, normalisation: dict, sigma_km: floa
         if aod is not None:
             aods.append(aod[pick, t0:t0 + length])
         observed = np.isfinite(inp)
-        advection = rng.random() >= NO_WIND_SHARE
+        advection = rng.random() < advection_share
         a_diff, a_adv = graphs.spin_supports(data.lon[pick], data.lat[pick], observed, wind[0], wind[1],
                                              sigma_km, cutoff_km, advection)
         scale = window_divisor(normalisation, inp)
@@ -64,7 +65,7 @@ def aod_table(path: str, data) -> np.ndarray:
 
 def train(args: argparse.Namespace) -> str:
     rng, say, _ = start_run(args.out, args.seed)
-    data = node_masking.training_data()
+    data = node_masking.training_data(until=args.until)
     say(data.describe())
     config = {"channels": args.channels, "dilations": [1, 2, 4], "layers": args.layers}
     model = SPIN(**config)
@@ -82,7 +83,8 @@ def train(args: argparse.Namespace) -> str:
 
     def step_loss(step):
         value, observed, wind, a_diff, a_adv, truth, hidden, aod_batch = batch(
-            data, rng, args.window, args.batch, normalisation, args.sigma_km, args.cutoff_sigmas * args.sigma_km, aod)
+            data, rng, args.window, args.batch, normalisation, args.sigma_km, args.cutoff_sigmas * args.sigma_km, aod,
+            args.advection_share)
         init, h = model.encode(value, observed, wind, a_diff, a_adv)
         estimate, first = model.decode(init, h, a_diff, a_adv), head(init, h)
         neighbours = None if aod_batch is None else a_diff.sum(dim=1)
@@ -90,28 +92,29 @@ def train(args: argparse.Namespace) -> str:
                          aod_weight=args.aod_weight)
 
     minutes = fit(trained, step_loss, args.steps, args.lr, say)
-    masking = dict(node_masking.masking_record(data), no_wind_share=NO_WIND_SHARE)
+    masking = dict(node_masking.masking_record(data), advection_share=args.advection_share)
     return node_masking.save_run(
         args, say, "airmap.models.spin.train", "spin", model, config, data, minutes,
         {"masking": masking,
          "loss": "L1 inference at hidden nodes + 0.5 x L1 of the initialisation head"
                  + (f" + {args.aod_weight} x AOD gradient term" if aod is not None else " (no AOD given)")},
-        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation)
+        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation,
+        (export, "spin" if args.advection_share > 0 else "spin_diffusion"))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_run_arguments(ap)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--window", type=int, default=48)
+    node_masking.add_series_arguments(ap, lr=2e-3, window=48, norm="window_mean")
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
     ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
-    ap.add_argument("--norm", choices=("scale", "window_mean"), default="window_mean")
     ap.add_argument("--aod", default=None, help="AOD raster stack (lon/lat, band descriptions = times): loss only")
     ap.add_argument("--aod-weight", type=float, default=0.1)
     ap.add_argument("--init", default=None, help="fine-tune from this train.py checkpoint (.pt)")
+    ap.add_argument("--advection-share", type=float, default=ADVECTION_SHARE,
+                    help="share of samples with the advection kernel on; 0 trains a diffusion-only SPIN")
     train(ap.parse_args(argv))
 
 
