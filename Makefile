@@ -63,7 +63,7 @@ bench: setup
 PACKAGE_EXCLUDE := ^(tests|bench|docs|\.ci)/|\.pt$$|^(Makefile|pytest\.ini|\.gitignore|demo\.py)$$
 package:
 	@mkdir -p dist && rm -f dist/airmap.zip
-	git ls-files | grep -Ev '$(PACKAGE_EXCLUDE)' | python3 -c "import sys, zipfile; \
+	set -o pipefail; git ls-files | grep -Ev '$(PACKAGE_EXCLUDE)' | python3 -c "import sys, zipfile; \
 	  z = zipfile.ZipFile('dist/airmap.zip', 'w', zipfile.ZIP_DEFLATED); \
 	  [z.write(p, 'airmap/' + p) for p in sys.stdin.read().split()]; z.close()"
 	@echo "dist/airmap.zip: QGIS > Plugins > Manage and Install Plugins > Install from ZIP"

@@ -25,8 +25,9 @@ class PipInstallTask(QgsTask):
     def __init__(self, kind, missing, python, target):
         packages = ", ".join(deps.PACKAGE_SETS[kind][0][m][0] for m in missing)
         flags = QgsTask.Flag.CanCancel
-        if hasattr(QgsTask, "Silent"):   # newer QGIS: the plugin's message bar says how it ended
-            flags |= QgsTask.Silent
+        silent = getattr(QgsTask.Flag, "Silent", None)   # QGIS >= 3.26: the plugin's message bar says how it ended
+        if silent is not None:
+            flags |= silent
         super().__init__(f"airmap: installing {packages}", flags)
         self.kind, self.missing, self.python, self.target = kind, missing, python, target
         self.error = ""

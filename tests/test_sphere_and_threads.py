@@ -103,7 +103,7 @@ def test_sessions_use_the_threads_asked_for_and_the_cache_is_lru(tmp_path):
     assert rt.cached_sessions() == 0
 
 
-def test_threads_parameter_defaults_to_the_cores_qgis_may_use(qgis_app):
+def test_threads_parameter_defaults_to_the_cores_qgis_may_use(qgis_app, monkeypatch):
     from qgis.core import QgsApplication, QgsProcessingContext
 
     from airmap.algorithms.abpn import AbpnAlgorithm
@@ -114,13 +114,13 @@ def test_threads_parameter_defaults_to_the_cores_qgis_may_use(qgis_app):
     param = alg.parameterDefinition("THREADS")
     assert param is not None and param.flags() & param.FlagAdvanced
     context = QgsProcessingContext()
-    before = QgsApplication.maxThreads()
-    try:
-        QgsApplication.setMaxThreads(1)
-        assert default_threads() == 1 and threads_choice(alg, {}, context) == 1
-        assert threads_choice(alg, {"THREADS": 3}, context) == 3
-    finally:
-        QgsApplication.setMaxThreads(before)
+    # QGIS's own setting, faked: 3.40 raises a setting of 1 to 2, so setMaxThreads cannot say 1 there
+    monkeypatch.setattr("airmap.provider.parameters.available_cores", lambda: 8)
+    monkeypatch.setattr(QgsApplication, "maxThreads", staticmethod(lambda: 1))
+    assert default_threads() == 1 and threads_choice(alg, {}, context) == 1
+    monkeypatch.setattr(QgsApplication, "maxThreads", staticmethod(lambda: -1))   # "all cores"
+    assert default_threads() == 8
+    assert threads_choice(alg, {"THREADS": 3}, context) == 3
 
 
 def test_plugin_unload_frees_the_session_cache(tmp_path, qgis_app):

@@ -10,7 +10,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLa
 from qgis.PyQt.QtCore import QDateTime
 from airmap.provider.compat import FIELD_DATETIME
 
-from helpers import SHARED_DATA, make_point_layer
+from helpers import SHARED_DATA, make_point_layer, model_output
 
 import processing
 
@@ -259,8 +259,9 @@ def test_a_graphical_model_chains_widetolong_into_spin(airmap_provider, tmp_path
                                        "VALUE_NAME": "pm25"}),
         ("airmap:spin", "spin", {"FIELD": "pm25", "TIME_FIELD": "time", "STATION_FIELD": "station_id",
                                  "PIXEL_SIZE": 0.1})], output="hourly")
-    out = processing.run(model, {"long:OUTPUT": "TEMPORARY_OUTPUT", "spin:hourly": str(tmp_path / "hourly.tif")},
+    hourly = model_output(model, "hourly")
+    out = processing.run(model, {"long:OUTPUT": "TEMPORARY_OUTPUT", hourly: str(tmp_path / "hourly.tif")},
                          context=QgsProcessingContext(), feedback=QgsProcessingFeedback())
-    with rasterio.open(out["spin:hourly"]) as ds:
+    with rasterio.open(out[hourly]) as ds:
         assert ds.count == 6 and ds.descriptions[0] == "2014-05-01T01:00:00"
         assert np.isfinite(ds.read(masked=True)).all()
