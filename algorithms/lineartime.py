@@ -1,6 +1,6 @@
 """airmap:lineartime — linear interpolation in time between bands (the temporal baseline).
 
-Streamed: two input bands are read at a time and each output band is written as it is made."""
+Streamed: window by window, two input bands at a time, each output band's rows written as made."""
 from ..core.baselines.lineartime import linear_in_time_frames
 from ..core.timestamps import refine_times
 from ..provider.parameters import add_factor, add_raster_input, add_raster_output
@@ -26,12 +26,10 @@ class LinearTimeAlgorithm(RasterRefineAlgorithm):
         return reader.grid, refine_times(reader.band_names, self.parameterAsInt(parameters, "FACTOR", context))
 
     def refine_into(self, reader, write, parameters, context, feedback):
+        # Window by window (256 full-width rows), two input bands at a time within it.
         factor = self.parameterAsInt(parameters, "FACTOR", context)
         progress = self.progress(feedback)
-        total = factor * (reader.count - 1) + 1
-
-        def put(band, frame):
-            write(band, 0, frame)
-            progress.set((band + 1) / total)
-
-        linear_in_time_frames(lambda i: reader.read(i + 1), reader.count, factor, put)
+        for window in reader.row_windows(256):
+            progress.set(window[0] / reader.grid.height)
+            linear_in_time_frames(lambda i, w=window: reader.read(i + 1, w), reader.count, factor,
+                                  lambda band, rows, r0=window[0]: write(band, r0, rows))

@@ -159,3 +159,22 @@ def test_raster_larger_than_a_memory_cap_still_processes(tmp_path):
         probe = ds.read(1, window=rasterio.windows.Window(2999, 2999, 3, 3))
         expected = original.read(1, window=rasterio.windows.Window(999, 999, 3, 3))
         assert abs(float(probe.mean()) - float(expected[1, 1])) < 0.5
+
+
+def test_streamed_lineartime_and_bicubic_algorithms_equal_the_in_memory_methods(airmap_provider, tmp_path):
+    import processing
+
+    from airmap.core.baselines import linear_in_time
+
+    grid = Grid(Affine(0.1, 0.0, 0.0, 0.0, -0.1, 40.0), 40, 300, "EPSG:4490")   # > one 256-row window
+    rng = np.random.default_rng(5)
+    data = (rng.random((3, 300, 40)) * 30).astype(np.float32)
+    data[1, 250:270, 5:9] = np.nan
+    src = write_raster(str(tmp_path / "stack.tif"), data, grid,
+                       band_names=["2020-01-01T00:00:00", "2020-01-01T03:00:00", "2020-01-01T06:00:00"])
+    lt = processing.run("airmap:lineartime", {"INPUT": src, "FACTOR": 3, "OUTPUT": str(tmp_path / "lt.tif")})
+    out = read_raster(lt["OUTPUT"])
+    np.testing.assert_array_equal(out.data, linear_in_time(data, 3))
+    assert out.band_names[1] == "2020-01-01T01:00:00"
+    bc = processing.run("airmap:bicubic", {"INPUT": src, "FACTOR": 2, "OUTPUT": str(tmp_path / "bc.tif")})
+    np.testing.assert_array_equal(read_raster(bc["OUTPUT"]).data, bicubic(data, 2))
