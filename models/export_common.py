@@ -16,7 +16,7 @@ import torch
 
 from ..core.modelcard import SCHEMA, attach_card
 from ..core.normalise import card_entry
-from .abpn.onnx_weights import attach_weight_map
+from .onnx_weights import attach_weight_map
 
 OPSET = 17
 UNITS = "same as the input (trained on PM2.5 in ug/m3; the normalisation is scale-free)"
