@@ -124,7 +124,8 @@ def main(argv=None):
     config = NetConfig(latent_dim=args.latent, width=args.width, depth=args.depth)
     command = "python -m airmap.models.hfsdf.train " + " ".join(sys.argv[1:] if argv is None else argv)
     extra = {"labels": labels, "sim_seeds": seeds, "size": args.size, "random_maps": args.random_maps,
-             "command": command, "args": vars(args), "device": device_label(device)}
+             "command": command, "args": vars(args), "device": device_label(device),
+             "threads": torch.get_num_threads()}
     net, latents, steps, seconds, history = train(
         points, config, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch,
         n_points=args.points, lr_net=args.lr_net, lr_latent=args.lr_latent, seed=args.seed,
