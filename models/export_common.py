@@ -29,7 +29,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 def load_checkpoint(path: str, net: Callable[..., torch.nn.Module]) -> Tuple[dict, torch.nn.Module]:
     """A trainer's ``.pt`` file and the network rebuilt from its config and weights."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model = net(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return ckpt, model

@@ -89,14 +89,19 @@ def describe(model: torch.nn.Module, config: dict, say: Say) -> None:
 
 
 def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
-        say: Say) -> float:
+        say: Say, progress=None) -> float:
     """Run ``steps`` optimiser steps on ``step_loss(step)`` (step counts from 1; it draws its
-    own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps."""
+    own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps.
+    ``progress`` (a core Progress): the share of steps done, and a cancel between steps."""
+    from ..core.progress import ensure
+
+    progress = ensure(progress)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * LR_FLOOR)
     start = time.time()
     running = 0.0
     for step in range(1, steps + 1):
+        progress.check()
         loss = step_loss(step)
         opt.zero_grad()
         loss.backward()
@@ -104,10 +109,35 @@ def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps:
         opt.step()
         sched.step()
         running += loss.item()
+        progress.set(step / steps)
         if step % LOG_EVERY == 0:
             say(f"step {step} loss {running / LOG_EVERY:.5f} {time.time() - start:.0f} s")
             running = 0.0
     return (time.time() - start) / 60
+
+
+def add_init_argument(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--init", default=None,
+                    help="start from these weights: an exported/shipped model (.onnx) or a checkpoint (.pt)")
+
+
+def load_init(model: torch.nn.Module, path: str, config: dict, state_key: str = "state_dict") -> None:
+    """Fill ``model`` (built with ``config``) from an ONNX file (the one reader of every family,
+    models/onnx_weights.py) or a trainer's checkpoint; a file of another configuration stops the
+    run before any step, naming both."""
+    if path.lower().endswith(".onnx"):
+        from ..core.onnx_runtime import load_model
+        from .onnx_weights import state_dict_from_onnx
+
+        theirs = load_model(path, None, device="cpu").card.get("config")
+        if theirs != config:
+            raise SystemExit(f"--init {path} has config {theirs}, this run {config}: use the same options")
+        state_dict_from_onnx(path, model)
+        return
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("config", config) != config:
+        raise SystemExit(f"--init {path} has config {ckpt['config']}, this run {config}: use the same options")
+    model.load_state_dict(ckpt[state_key])
 
 
 def report_held_out(metrics: Dict[str, Dict[str, float]], say: Say) -> None:

@@ -20,8 +20,8 @@ import torch
 from ...core.baselines import bicubic as bicubic_baseline
 from ...core.deepcams import sr_pairs
 from ...core.normalise import card_entry, fit_normaliser
-from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_run_arguments, describe, fit,
-                             held_out_scores, optimiser_budget, report_held_out, reproduce_command,
+from ..training_loop import (HELD_OUT_SEED, add_data_arguments, add_init_argument, add_run_arguments, describe, fit,
+                             held_out_scores, load_init, optimiser_budget, report_held_out, reproduce_command,
                              simulated_stacks, start_run)
 from ..torch_device import cpu_state_dict
 from .net import ABPN
@@ -92,7 +92,7 @@ def evaluate(model: ABPN, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
     return held_out_scores({"abpn": preds, "bicubic": bics}, truths)
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_run_arguments(ap)
     ap.add_argument("--patch", type=int, default=16, help="coarse cells per training crop side")
@@ -101,8 +101,14 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=32)
     add_data_arguments(ap)
     ap.add_argument("--loss", choices=("physical", "z"), default="physical")
-    args = ap.parse_args(argv)
+    add_init_argument(ap)
+    return ap.parse_args(argv)
 
+
+def train(args, progress=None) -> dict:
+    """Train with the options of ``parse_args`` (any object with those attributes) and return
+    the checkpoint dict; ``progress`` (core Progress) gets the share of steps done and may
+    cancel between steps. The log goes to ``<args.out>/log.txt``."""
     rng, say, device = start_run(args.out, args.seed, args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
     train_stacks, val, source = simulated_stacks(args, say)
@@ -113,6 +119,8 @@ def main(argv=None):
     # Start exactly at bicubic (log space): zero the two convs that emit residuals.
     for conv in (model.to_residual, model.refine_out):
         torch.nn.init.zeros_(conv.weight)
+    if getattr(args, "init", None):
+        load_init(model, args.init, config)
     model.to(device)
     describe(model, config, say)
 
@@ -121,7 +129,7 @@ def main(argv=None):
         pred = model(x)
         return physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
 
-    minutes = fit(model, step_loss, args.steps, args.lr, say)
+    minutes = fit(model, step_loss, args.steps, args.lr, say, progress)
     metrics = evaluate(model, val)
     report_held_out(metrics, say)
     record = {
@@ -134,9 +142,14 @@ def main(argv=None):
                   + optimiser_budget(args.lr, minutes, device),
         "loss": args.loss,
     }
-    torch.save({"state_dict": cpu_state_dict(model), "config": config, "training": record,
-                "metrics": metrics, "normalisation": NORMALISATION}, os.path.join(args.out, "abpn.pt"))
-    say(f"saved {args.out}/abpn.pt")
+    return {"state_dict": cpu_state_dict(model), "config": config, "training": record,
+            "metrics": metrics, "normalisation": NORMALISATION}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.save(train(args), os.path.join(args.out, "abpn.pt"))
+    print(f"saved {args.out}/abpn.pt", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def export_onnx(net: ImplicitNet, path: str, card: Dict) -> str:
 
 def load_checkpoint(path: str):
     """(net, latents, extra) from a checkpoint written by train.py."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     net = ImplicitNet(NetConfig.from_dict(state["config"]))
     net.load_state_dict(state["model"])
     return net, state.get("latents"), state.get("extra", {})
