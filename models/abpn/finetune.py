@@ -37,7 +37,7 @@ from .net import ABPN
 
 ALGORITHM = "finetuneabpn"
 MIN_COARSE = 8        # coarse cells per side at least (one tile of the smallest size)
-LR = 5e-5
+LR = 1e-4
 BATCH = 4
 PATCH = 16            # coarse cells per crop side (smaller when the raster is)
 

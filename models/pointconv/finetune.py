@@ -34,7 +34,7 @@ from .weights import checkpoint_from_onnx
 from .net import PointConvUNetPP
 
 ALGORITHM = "finetunepointconv"
-LR = 1e-4
+LR = 2e-4
 BATCH = 4
 WINDOW = 128          # working-grid cells per training window side (multiple of 16)
 HIDE = (0.1, 0.4)     # share of a day's station cells hidden per sample

@@ -32,7 +32,7 @@ from .export import export
 from .net import XVFI
 
 ALGORITHM = "finetunexvfi"
-LR = 5e-5
+LR = 1e-4
 BATCH = 4
 CROP = 64
 TS = (1 / 3, 2 / 3)
