@@ -9,12 +9,12 @@ Each family's module declares its data parameters and turns them into the argume
 import os
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterDefinition, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 from ..core.errors import AirmapInputError
 from ..core.finetune import TORCH_INSTALL, check_base_model, require_onnx_path, torch_module, write_report
 from ..provider.algorithm import AirmapAlgorithm
-from ..provider.parameters import add_device, add_model_file, device_choice, model_path
+from ..provider.parameters import add_device, add_model_file, add_raster_input, device_choice, model_path
 
 COMMON_HELP = ("\n\nCommon parameters: MODEL, the .onnx to start from (empty = the shipped model); MAX_MINUTES, the "
                "wall-clock budget of the training loop; SEED; DEVICE (cpu, cuda or auto); VALIDATION_FRACTION, the "
@@ -131,3 +131,27 @@ def raster_summary(raster, reference):
     if reference is not None:
         summary.update(reference=reference.source, reference_bands=int(reference.data.shape[0]))
     return summary
+
+
+class RasterFinetuneAlgorithm(FinetuneAlgorithm):
+    """ABPN and XVFI: a raster INPUT and an optional REFERENCE of true pairs."""
+
+    INPUT_LABEL = ""
+    REFERENCE_LABEL = ""
+    DEFAULT_MODEL = ("", "")   # (core module, name of its default model path)
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        add_raster_input(self, self.INPUT_LABEL)
+        self.addParameter(QgsProcessingParameterRasterLayer("REFERENCE", self.tr(self.REFERENCE_LABEL), optional=True))
+        self.add_common_parameters()
+
+    def default_model(self, parameters, context):
+        import importlib
+
+        module, name = self.DEFAULT_MODEL
+        return getattr(importlib.import_module(f"..core.{module}", __package__), name)
+
+    def read_data(self, parameters, context, feedback):
+        raster, reference = raster_inputs(self, parameters, context, feedback)
+        return ((raster.data,), {"reference": None if reference is None else reference.data},
+                raster_summary(raster, reference), [raster.source, reference.source if reference else None])

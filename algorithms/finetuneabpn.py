@@ -1,12 +1,9 @@
 """airmap:finetuneabpn — adapt the ABPN ×3 model to the user's rasters (self-similarity, or
 true pairs with REFERENCE); writes a new .onnx for airmap:abpn's MODEL."""
-from qgis.core import QgsProcessingParameterRasterLayer
-
-from ..provider.parameters import add_raster_input
-from .finetune_common import COMMON_HELP, FinetuneAlgorithm, raster_inputs, raster_summary
+from .finetune_common import COMMON_HELP, RasterFinetuneAlgorithm
 
 
-class FinetuneAbpnAlgorithm(FinetuneAlgorithm):
+class FinetuneAbpnAlgorithm(RasterFinetuneAlgorithm):
     ALG_ID = "finetuneabpn"
     DISPLAY_NAME = "Fine-tune ABPN ×3 on your rasters"
     FAMILY = "abpn"
@@ -17,19 +14,6 @@ class FinetuneAbpnAlgorithm(FinetuneAlgorithm):
             "it then applies one level down in airmap:abpn. REFERENCE (optional): the same bands at 3 x the "
             "resolution, when you have true pairs. The last rows of every band are held back and scored through "
             "airmap:abpn's own path before and after." + COMMON_HELP)
-
-    def initAlgorithm(self, config=None):  # noqa: N802
-        add_raster_input(self, "Rasters to learn from (every band a sample)")
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            "REFERENCE", self.tr("Reference at 3 x the resolution (optional, true pairs)"), optional=True))
-        self.add_common_parameters()
-
-    def default_model(self, parameters, context):
-        from ..core.superres import DEFAULT_ABPN
-
-        return DEFAULT_ABPN
-
-    def read_data(self, parameters, context, feedback):
-        raster, reference = raster_inputs(self, parameters, context, feedback)
-        return ((raster.data,), {"reference": None if reference is None else reference.data},
-                raster_summary(raster, reference), [raster.source, reference.source if reference else None])
+    INPUT_LABEL = "Rasters to learn from (every band a sample)"
+    REFERENCE_LABEL = "Reference at 3 x the resolution (optional, true pairs)"
+    DEFAULT_MODEL = ("superres", "DEFAULT_ABPN")

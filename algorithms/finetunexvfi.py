@@ -1,12 +1,9 @@
 """airmap:finetunexvfi — adapt the XVFI ×3-in-time model to the user's time stack (keep every
 third frame, or true pairs with REFERENCE); writes a new .onnx for airmap:xvfi's MODEL."""
-from qgis.core import QgsProcessingParameterRasterLayer
-
-from ..provider.parameters import add_raster_input
-from .finetune_common import COMMON_HELP, FinetuneAlgorithm, raster_inputs, raster_summary
+from .finetune_common import COMMON_HELP, RasterFinetuneAlgorithm
 
 
-class FinetuneXvfiAlgorithm(FinetuneAlgorithm):
+class FinetuneXvfiAlgorithm(RasterFinetuneAlgorithm):
     ALG_ID = "finetunexvfi"
     DISPLAY_NAME = "Fine-tune XVFI ×3 in time on your time stack"
     FAMILY = "xvfi"
@@ -17,19 +14,6 @@ class FinetuneXvfiAlgorithm(FinetuneAlgorithm):
             "REFERENCE (optional): the same grid at 3 x the time resolution (3(T-1)+1 bands), when you have true "
             "pairs. The last windows in time are held back and scored through airmap:xvfi's own path before and "
             "after, beside linear interpolation." + COMMON_HELP)
-
-    def initAlgorithm(self, config=None):  # noqa: N802
-        add_raster_input(self, "Time stack (bands = consecutive time steps)")
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            "REFERENCE", self.tr("Reference stack at 3 x the time resolution (optional, true pairs)"), optional=True))
-        self.add_common_parameters()
-
-    def default_model(self, parameters, context):
-        from ..core.frame_interp import DEFAULT_XVFI
-
-        return DEFAULT_XVFI
-
-    def read_data(self, parameters, context, feedback):
-        raster, reference = raster_inputs(self, parameters, context, feedback)
-        return ((raster.data,), {"reference": None if reference is None else reference.data},
-                raster_summary(raster, reference), [raster.source, reference.source if reference else None])
+    INPUT_LABEL = "Time stack (bands = consecutive time steps)"
+    REFERENCE_LABEL = "Reference stack at 3 x the time resolution (optional, true pairs)"
+    DEFAULT_MODEL = ("frame_interp", "DEFAULT_XVFI")

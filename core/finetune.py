@@ -6,13 +6,10 @@ The protocols themselves are in ``models/<family>/finetune.py`` (torch).
 """
 from __future__ import annotations
 
-import base64
 import html
 import importlib
-import io
 import json
 import os
-import tempfile
 from typing import Dict, Optional
 
 from .errors import AirmapInputError, ModelError
@@ -52,6 +49,7 @@ def check_base_model(path: str, family: str) -> dict:
 
 def _curve_png(curve, metric: str) -> Optional[str]:
     from .plotting import pyplot
+    from .report import _figure_png
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -66,10 +64,9 @@ def _curve_png(curve, metric: str) -> Optional[str]:
         ax2.set_ylabel("training loss (epoch mean)")
         ax2.legend(loc="upper right", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    png = _figure_png(fig)
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return png
 
 
 def _cell(v) -> str:
@@ -111,13 +108,9 @@ def write_report(path: str, title: str, result, metric: str) -> str:
            f"<h2>Data</h2><ul>{data}</ul>"
            f"<h2>Model card</h2><pre>{html.escape(json.dumps(result.card, indent=1, default=str))}</pre>"
            "</body></html>")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".html", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(doc)
-    os.replace(tmp, path)
-    return path
+    from .report import write_html
+
+    return write_html(path, doc)
 
 
 def require_onnx_path(path: str) -> str:

@@ -165,6 +165,19 @@ def training_entry(options: FinetuneOptions, algorithm: str, data_text: str, run
                       f"{torch.get_num_threads()} thread(s) of {device_label(device)}"}
 
 
+def finetuned_card(card: dict, base_card: dict, options: FinetuneOptions, *, algorithm: str, protocol: str,
+                   what: str, data: Dict[str, object], run: dict, before: Dict[str, float], after: Dict[str, float],
+                   device: torch.device, metric: str, lr: float) -> dict:
+    """``card`` (a copy of the base card) turned into the fine-tuned model's: ``training``,
+    ``finetuning`` (lineage), ``metrics`` and ``trained_on`` of this run."""
+    card["training"] = training_entry(options, algorithm, f"user {what}, {protocol}", run, lr, device)
+    card["finetuning"] = lineage(options, base_card, algorithm=algorithm, protocol=protocol, data=data, run=run,
+                                 before=before, after=after, device=device, metric=metric)
+    card["metrics"] = {"held_back_user_data": {"before": before, "after": after}}
+    card["trained_on"] = f"fine-tuned on the user's {what} from {os.path.basename(options.base_model)}"
+    return card
+
+
 def split_indices(n: int, fraction: float, rng: np.random.Generator):
     """(train, held-back) index arrays: ``fraction`` of ``n`` held back, at least one each when
     ``n`` allows it."""

@@ -1,7 +1,6 @@
 """Fine-tuning below QGIS: the one ONNX -> torch reader for every family, reproducibility (same
 seed -> same weights on the CPU), the learning curve, cancel, torch absent, residual kriging,
 and the shipped cards' figures against the runs that produced them."""
-import json
 import os
 import re
 import subprocess

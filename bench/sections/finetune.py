@@ -42,6 +42,20 @@ def _m(s: Dict[str, float], keys=("R2", "RMSE")) -> List[float]:
     return [float(s[k]) for k in keys]
 
 
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
+def _shipped_and_tuned(label, load, base, tuned, predict, truth, keys=("RMSE", "R")):
+    """Rows of the shipped and the fine-tuned model, each run by ``predict(model)`` and scored
+    against ``truth``."""
+    from ...core.metrics import score
+
+    return [[f"{label} {name}"] + _m(score(predict(load(path, device="cpu")), truth), keys)
+            for name, path in (("shipped", base), ("fine-tuned", tuned))]
+
+
 def pointconv(quick: bool, tmp: str):
     from ...core import pointconv as pc
     from ...core.crossval import assign_folds, cross_validate
@@ -105,13 +119,8 @@ def abpn(quick: bool, tmp: str):
     if quick:
         cams = cams[:1, 90:162, 234:360]
     coarse = block_mean(cams)                     # 2.25°: all the fine-tuning sees
-    t0 = time.perf_counter()
-    res = finetune(coarse, os.path.join(tmp, "abpn.onnx"), _options(DEFAULT_ABPN, "abpn", quick))
-    seconds = time.perf_counter() - t0
-    rows = []
-    for label, model in (("ABPN shipped", load_abpn(DEFAULT_ABPN, device="cpu")),
-                         ("ABPN fine-tuned", load_abpn(res.model_path, device="cpu"))):
-        rows.append([label] + _m(score(super_resolve(coarse, model), cams), ("RMSE", "R")))
+    res, seconds = _timed(finetune, coarse, os.path.join(tmp, "abpn.onnx"), _options(DEFAULT_ABPN, "abpn", quick))
+    rows = _shipped_and_tuned("ABPN", load_abpn, DEFAULT_ABPN, res.model_path, lambda m: super_resolve(coarse, m), cams)
     rows.append(["bicubic"] + _m(score(bicubic(coarse, 3), cams), ("RMSE", "R")))
     text = (f"**ABPN, CAMS PM2.5** ({cams.shape[0]} band(s), 0.75° truth {cams.shape[1]} x {cams.shape[2]}): "
             f"fine-tuned on the 2.25° field only (2.25° -> 6.75° self-similarity, {MINUTES['abpn']:g} CPU min budget: "
@@ -135,13 +144,9 @@ def xvfi(quick: bool, tmp: str):
     kept = t2m[::3]                               # 3-hourly: all the fine-tuning sees
     between = np.ones(steps, bool)
     between[::3] = False
-    t0 = time.perf_counter()
-    res = finetune(kept, os.path.join(tmp, "xvfi.onnx"), _options(DEFAULT_XVFI, "xvfi", quick))
-    seconds = time.perf_counter() - t0
-    rows = []
-    for label, model in (("XVFI shipped", load_xvfi(DEFAULT_XVFI, device="cpu")),
-                         ("XVFI fine-tuned", load_xvfi(res.model_path, device="cpu"))):
-        rows.append([label] + _m(score(interpolate_frames(kept, model)[between], t2m[between]), ("RMSE", "R")))
+    res, seconds = _timed(finetune, kept, os.path.join(tmp, "xvfi.onnx"), _options(DEFAULT_XVFI, "xvfi", quick))
+    rows = _shipped_and_tuned("XVFI", load_xvfi, DEFAULT_XVFI, res.model_path,
+                              lambda m: interpolate_frames(kept, m)[between], t2m[between])
     rows.append(["linear in time"] + _m(score(linear_in_time(kept, 3)[between], t2m[between]), ("RMSE", "R")))
     text = (f"**XVFI, ERA5 t2m** ({kept.shape[0]} kept 3-hourly frames, {int(between.sum())} hourly frames scored): "
             f"fine-tuned on the kept frames only (9-hourly -> 3-hourly, {MINUTES['xvfi']:g} CPU min budget: "
@@ -168,13 +173,9 @@ def hfsdf(quick: bool, tmp: str):
     data = data.reshape(band.shape)
     truth = band.ravel()[hidden]
     obs = Observations.from_raster(data, grid)     # the visible pixels: all the fine-tuning sees
-    t0 = time.perf_counter()
-    res = finetune([obs], os.path.join(tmp, "hfsdf.onnx"), _options(DEFAULT_MODEL, "hfsdf", quick))
-    seconds = time.perf_counter() - t0
-    rows = []
-    for label, path in (("HF-SDF shipped", DEFAULT_MODEL), ("HF-SDF fine-tuned", res.model_path)):
-        out = reconstruct(obs, grid, decoder=load_decoder(path, device="cpu", threads=1))
-        rows.append([label] + _m(score(out.values.ravel()[hidden], truth), ("RMSE", "R")))
+    res, seconds = _timed(finetune, [obs], os.path.join(tmp, "hfsdf.onnx"), _options(DEFAULT_MODEL, "hfsdf", quick))
+    rows = _shipped_and_tuned("HF-SDF", load_decoder, DEFAULT_MODEL, res.model_path,
+                              lambda d: reconstruct(obs, grid, decoder=d).values.ravel()[hidden], truth)
     gx, gy = grid.cell_centres()
     ok = np.isfinite(data.ravel())
     est, _ = kriging_at(Stations(gx.ravel()[ok], gy.ravel()[ok], data.ravel()[ok]), gx.ravel()[hidden],

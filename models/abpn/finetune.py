@@ -15,7 +15,6 @@ conservation) with the torch network in place of ONNX Runtime.
 from __future__ import annotations
 
 import copy
-import os
 from typing import Optional
 
 import numpy as np
@@ -29,11 +28,11 @@ from ...core.normalise import fit_normaliser
 from ...core.progress import Progress
 from ...core.superres import SCALE, super_resolve
 from ...core.baselines import bicubic
-from ..finetune import (EagerModel, FinetuneOptions, FinetuneResult, epochs_of, lineage, start, train_budget,
-                        training_entry)
+from ..finetune import EagerModel, FinetuneOptions, FinetuneResult, epochs_of, finetuned_card, start, train_budget
 from ..onnx_weights import state_dict_from_onnx
 from .export import export
 from .net import ABPN
+from .train import augmented_crop
 
 ALGORITHM = "finetuneabpn"
 MIN_COARSE = 8        # coarse cells per side at least (one tile of the smallest size)
@@ -98,15 +97,9 @@ def finetune(data: np.ndarray, out_path: str, options: FinetuneOptions, referenc
         xs, ys = [], []
         for _ in range(BATCH):
             k = int(rng.integers(b))
-            r0, c0 = int(rng.integers(cut - patch + 1)), int(rng.integers(w - patch + 1))
-            x = zc[k, r0:r0 + patch, c0:c0 + patch]
-            y = zf[k, SCALE * r0:SCALE * (r0 + patch), SCALE * c0:SCALE * (c0 + patch)]
-            rot = int(rng.integers(4))
-            x, y = np.rot90(x, rot), np.rot90(y, rot)
-            if rng.random() < 0.5:
-                x, y = x[:, ::-1], y[:, ::-1]
-            xs.append(x.copy())
-            ys.append(y.copy())
+            x, y = augmented_crop(zc[k], zf[k], rng, patch, cut)   # rows below ``cut`` are held back
+            xs.append(x)
+            ys.append(y)
         x = torch.from_numpy(np.stack(xs))[:, None].to(device)
         y = torch.from_numpy(np.stack(ys))[:, None].to(device)
         pred = model(x)
@@ -140,10 +133,7 @@ def finetune(data: np.ndarray, out_path: str, options: FinetuneOptions, referenc
                      held_back=f"last {h - cut} of {h} coarse rows of every band",
                      bicubic_held_back_RMSE=float(score(bic[ok], fine[held][ok])["RMSE"]))
     model.cpu()
-    card["training"] = training_entry(options, ALGORITHM, f"user raster, {protocol}", run, options.lr or LR, device)
-    card["finetuning"] = lineage(options, base.card, algorithm=ALGORITHM, protocol=protocol, data=data_info, run=run,
-                                 before=before, after=after, device=device, metric="RMSE of the x3 output")
-    card["metrics"] = {"held_back_user_data": {"before": before, "after": after}}
-    card["trained_on"] = f"fine-tuned on the user's raster from {os.path.basename(options.base_model)}"
+    finetuned_card(card, base.card, options, algorithm=ALGORITHM, protocol=protocol, what="raster", data=data_info,
+                   run=run, before=before, after=after, device=device, metric="RMSE of the x3 output", lr=options.lr or LR)
     export(model, out_path, card)
     return FinetuneResult(out_path, card, run["curve"], before, after, data_info, run["steps"], run["minutes"])

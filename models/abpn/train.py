@@ -30,6 +30,20 @@ SCALE = 3
 NORMALISATION = card_entry()   # log standardisation for non-negative fields (core/normalise.py)
 
 
+def augmented_crop(coarse: np.ndarray, fine: np.ndarray, rng: np.random.Generator, patch: int, rows: int):
+    """A random ``patch``² crop of a coarse band from its first ``rows`` rows and the matching
+    3× fine crop, under the same random rot90 and flip (draw order: row, column, turn, flip)."""
+    w = coarse.shape[1]
+    r0, c0 = int(rng.integers(rows - patch + 1)), int(rng.integers(w - patch + 1))
+    x = coarse[r0:r0 + patch, c0:c0 + patch]
+    y = fine[SCALE * r0:SCALE * (r0 + patch), SCALE * c0:SCALE * (c0 + patch)]
+    k = int(rng.integers(4))
+    x, y = np.rot90(x, k), np.rot90(y, k)
+    if rng.random() < 0.5:
+        x, y = x[:, ::-1], y[:, ::-1]
+    return x.copy(), y.copy()
+
+
 class PairSet:
     """Normalised (coarse, fine) frames of many scenarios, with the per-scenario normaliser
     parameters so the loss can be computed in physical units."""
@@ -51,16 +65,9 @@ class PairSet:
             s = int(rng.integers(len(self.coarse)))
             zc, zf, n = self.coarse[s], self.fine[s], self.norm[s]
             t = int(rng.integers(zc.shape[0]))
-            h, w = zc.shape[1:]
-            r0, c0 = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
-            x = zc[t, r0:r0 + patch, c0:c0 + patch]
-            y = zf[t, SCALE * r0:SCALE * (r0 + patch), SCALE * c0:SCALE * (c0 + patch)]
-            k = int(rng.integers(4))
-            x, y = np.rot90(x, k), np.rot90(y, k)
-            if rng.random() < 0.5:
-                x, y = x[:, ::-1], y[:, ::-1]
-            xs.append(x.copy())
-            ys.append(y.copy())
+            x, y = augmented_crop(zc[t], zf[t], rng, patch, zc.shape[1])
+            xs.append(x)
+            ys.append(y)
             params.append((n.mu, n.sigma, n.offset, float(np.exp(n.mu))))
         p = torch.tensor(params, dtype=torch.float32)[:, :, None, None, None]
         return (torch.from_numpy(np.stack(xs))[:, None], torch.from_numpy(np.stack(ys))[:, None], p)

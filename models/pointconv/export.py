@@ -74,8 +74,6 @@ def export_model(model: PointConvUNetPP, record: dict, onnx_path: str, trained_o
     override) to ``onnx_path`` once ONNX Runtime reproduces torch; return the card."""
     import onnx
 
-    from ..onnx_weights import attach_weight_map
-
     model.eval()
     channels = len(pc.channel_names(record["variant"]))
     example = torch.rand(1, channels, 64, 80)

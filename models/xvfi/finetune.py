@@ -13,7 +13,6 @@ with the torch network in place of ONNX Runtime, beside linear interpolation.
 from __future__ import annotations
 
 import copy
-import os
 from typing import Optional
 
 import numpy as np
@@ -25,8 +24,7 @@ from ...core.metrics import score
 from ...core.nodata import fill_nearest
 from ...core.normalise import fit_normaliser
 from ...core.progress import Progress
-from ..finetune import (EagerModel, FinetuneOptions, FinetuneResult, epochs_of, lineage, start, train_budget,
-                        training_entry)
+from ..finetune import EagerModel, FinetuneOptions, FinetuneResult, epochs_of, finetuned_card, start, train_budget
 from ..onnx_weights import state_dict_from_onnx
 from .export import export
 from .net import XVFI
@@ -145,10 +143,8 @@ def finetune(data: np.ndarray, out_path: str, options: FinetuneOptions, referenc
                      held_back=f"last {len(held)} of {len(wins)} windows ({2 * len(held)} frames scored)",
                      linear_held_back_RMSE=float(score(linear[ok], truth[ok])["RMSE"]))
     model.cpu()
-    card["training"] = training_entry(options, ALGORITHM, f"user time stack, {protocol}", run, options.lr or LR, device)
-    card["finetuning"] = lineage(options, base.card, algorithm=ALGORITHM, protocol=protocol, data=data_info, run=run,
-                                 before=before, after=after, device=device, metric="RMSE of the frames between")
-    card["metrics"] = {"held_back_user_data": {"before": before, "after": after}}
-    card["trained_on"] = f"fine-tuned on the user's time stack from {os.path.basename(options.base_model)}"
+    finetuned_card(card, base.card, options, algorithm=ALGORITHM, protocol=protocol, what="time stack",
+                   data=data_info, run=run, before=before, after=after, device=device,
+                   metric="RMSE of the frames between", lr=options.lr or LR)
     export(model, out_path, card)
     return FinetuneResult(out_path, card, run["curve"], before, after, data_info, run["steps"], run["minutes"])
