@@ -213,9 +213,6 @@ def _verdicts(pc_rows, abpn_rows, xvfi_rows, hf_text_rows) -> List[str]:
 
 
 def section(quick: bool) -> str:
-    import torch
-
-    torch.set_num_threads(1)
     parts = ["## Fine-tuning on real data (airmap:finetune*)", "",
              "Each model fine-tuned by its airmap:finetune* protocol (models/<name>/finetune.py, seed 0, 1 CPU "
              "thread, 20 % of the fine-tuning data held back for the protocol's own best-epoch choice) on the part of "
