@@ -227,5 +227,6 @@ def section(quick: bool) -> str:
             found[name] = rows if rows is not None else [[r.strip() for r in line.strip("|").split("|")]
                                                          for line in tab.splitlines()[2:]]
             parts += [text, "", tab, ""]
+            print(text, tab, sep="\n", flush=True)   # partial results in the log of a long run
     parts += ["Against the targets:", ""] + _verdicts(found["pointconv"], found["abpn"], found["xvfi"], found["hfsdf"])
     return "\n".join(parts)
