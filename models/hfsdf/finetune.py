@@ -6,10 +6,12 @@ from its points. Each latent starts where the plugin's own latent fit puts it fo
 decoder, so training starts from what the user gets today.
 
 Held back: ``validation_fraction`` of the valid observations of every map, drawn at random;
-they are never lifted into the training points. The per-epoch check is |f| at the held-back
-points (cube units: how far the surface passes from them); the before/after scores run the
-plugin's own path (ONNX decoder, Levenberg-Marquardt latent fit on the visible observations,
-root finding at the held-back locations) on the base file and on the written file.
+they are never lifted into the training points. Every check runs the plugin's own read-out
+(Levenberg-Marquardt latent fit on the visible observations from the plugin's start, root finding
+at the held-back locations): per epoch with the torch network (on at most ``VALIDATION_MAPS``
+maps), before and after on the base file and on the written ONNX file. The latents trained
+jointly with the decoder are not what the plugin uses (it fits a new one per map), so they are
+not what is scored.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ ALGORITHM = "finetunehfsdf"
 LR = 5e-4
 MAPS_PER_BATCH = 8
 POINTS_PER_MAP = 256
+EPOCH_STEPS = 25      # at least: each check is a latent fit and a read-out per map
+VALIDATION_MAPS = 4
 
 
 def split_maps(maps: Sequence[Observations], fraction: float, rng: np.random.Generator):
@@ -93,7 +97,6 @@ def finetune(maps: List[Observations], out_path: str, options: FinetuneOptions, 
 
     cubes = [visible.cube() for visible, *_ in parts]
     points = [c.lift(v.x, v.y, v.values) for c, (v, *_) in zip(cubes, parts)]
-    held = [c.lift(x, y, vals) for c, (_, x, y, vals) in zip(cubes, parts)]
     start_latents = [fit_latent(base, p, seed=options.seed).latent for p in points]
 
     net = ImplicitNet(NetConfig.from_dict(card["network"]))
@@ -109,14 +112,22 @@ def finetune(maps: List[Observations], out_path: str, options: FinetuneOptions, 
         loss, _ = coded_loss(net, latents[torch.from_numpy(picks).to(device)], surf, rng)
         return loss
 
+    checked = [p for p in parts if p[1].size][:VALIDATION_MAPS]
+    checked_truth = np.concatenate([v for *_, v in checked]) if checked else np.zeros(0)
+
     def validate() -> float:
-        """Mean |f| at the held-back points with each map's current latent (cube units)."""
-        with torch.no_grad():
-            vals = [net(latents[m], torch.from_numpy(h).to(device)).abs() for m, h in enumerate(held) if len(h)]
-        return float(torch.cat(vals).mean()) if vals else 0.0
+        """RMSE of the plugin's read-out at the held-back observations, torch network."""
+        if not checked:
+            return 0.0
+        from .single_map import TorchDecoder
+
+        pred = predict_held_back(TorchDecoder(net.cpu()), checked, options.seed)
+        net.to(device)
+        return float(np.sqrt(np.mean((pred - checked_truth) ** 2)))
 
     run = train_budget(net, step_loss, validate, options, options.lr or LR,
-                       epochs_of(sum(len(p) for p in points), batch * POINTS_PER_MAP), progress, extra_params=[latents])
+                       epochs_of(sum(len(p) for p in points), batch * POINTS_PER_MAP, low=EPOCH_STEPS),
+                       progress, extra_params=[latents])
     net = net.cpu().float()
     protocol = ("decoder and one latent per map fitted jointly with the training loss to the visible observations "
                 "(no-data cells absent); latents start at the plugin's latent fit of the base decoder")
