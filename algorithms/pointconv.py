@@ -1,11 +1,15 @@
 """airmap:pointconv — station networks (PM2.5, optional RH and wind speed) + optional DEM and
 urban fraction -> PM2.5 raster with PointConv + regression UNet++ (seed 004)."""
+from qgis.core import QgsProcessingParameterBoolean
+
 from ..core.pointconv import predict_pm25
 from ..provider.method_inputs import (ProgressFeedback, add_covariate_parameters, add_met_station_parameters,
                                       add_model_parameter, read_covariates, read_met_stations)
 from ..provider.parameters import (add_device, add_raster_output, add_station_grid_parameters, device_choice,
                                    model_path, threads_choice)
 from .station_method import StationGridAlgorithm
+
+RESIDUAL_KRIGING_LABEL = "Add kriged residuals at the stations (regression kriging)"
 
 
 class PointConvAlgorithm(StationGridAlgorithm):
@@ -20,10 +24,13 @@ class PointConvAlgorithm(StationGridAlgorithm):
             "PM2.5 stations) select the meteorological model, otherwise the PM2.5-only model runs. DEM (m) and "
             "urban fraction (0-1) rasters are resampled to the grid; either may be left out.\n\n"
             "The shipped models were trained on simulated fields only, never on observations; they can be "
-            "fine-tuned to your region with the model's train.py --init and export.py scripts (see "
-            "models/pointconv/README.md) and the result given as MODEL. Compare with kriging on your network "
+            "fine-tuned to your stations with airmap:finetunepointconv (or to gridded fields with the model's "
+            "train.py --init and export.py scripts, see models/pointconv/README.md) and the result given as MODEL. Compare with kriging on your network "
             "with airmap:crossvalidate (same optional inputs). When the stations are sparse for the chosen "
-            "PIXEL_SIZE, the model runs on a coarser working grid and the result is interpolated (see the log).")
+            "PIXEL_SIZE, the model runs on a coarser working grid and the result is interpolated (see the log).\n\n"
+            "RESIDUAL_KRIGING: krige the network's errors at the stations and add them (regression kriging), so "
+            "the map reproduces the stations as kriging does and keeps the network's structure between them. "
+            "Fine-tune the model on your own station network with airmap:finetunepointconv.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         add_station_grid_parameters(self, field_help="PM2.5 field")
@@ -31,6 +38,8 @@ class PointConvAlgorithm(StationGridAlgorithm):
         add_covariate_parameters(self)
         add_model_parameter(self)
         add_device(self)
+        self.addParameter(QgsProcessingParameterBoolean(
+            "RESIDUAL_KRIGING", self.tr(RESIDUAL_KRIGING_LABEL), defaultValue=False, optional=True))
         add_raster_output(self, "OUTPUT", "PointConv PM2.5 raster")
 
     def interpolate(self, stations, grid, parameters, context, progress):
@@ -41,5 +50,7 @@ class PointConvAlgorithm(StationGridAlgorithm):
             covariates=read_covariates(self, parameters, context, feedback),
             model_path=model_path(self, parameters, context),
             device=device_choice(self, parameters, context), threads=threads_choice(self, parameters, context),
+            residual_kriging=bool(parameters.get("RESIDUAL_KRIGING"))
+            and self.parameterAsBoolean(parameters, "RESIDUAL_KRIGING", context),
             progress=progress)
         return run.field

@@ -296,9 +296,14 @@ def run_network(predict, channels: np.ndarray, tile: int = DEFAULT_TILE, overlap
 def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping[str, Optional[Covariate]]] = None,
                  met_stations: Optional[Mapping[str, Optional[Stations]]] = None, model_path: Optional[str] = None,
                  device: str = "auto", threads: Optional[int] = None, resolution: str = "auto",
-                 tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                 progress: Optional[Progress] = None) -> PointConvRun:
-    """PM2.5 field (H, W) in µg/m³ on ``grid`` from station networks (all in the grid's CRS)."""
+                 tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, residual_kriging: bool = False,
+                 model=None, progress: Optional[Progress] = None) -> PointConvRun:
+    """PM2.5 field (H, W) in µg/m³ on ``grid`` from station networks (all in the grid's CRS).
+
+    ``residual_kriging``: krige the network's residuals at the stations onto the grid and add
+    them (regression kriging), so station cells come out as kriging would give them while the
+    network's structure stays between the stations. ``model``: an already loaded model (an
+    ``OnnxModel``, or fine-tuning's torch stand-in with a ``card``) instead of ``model_path``."""
     from .onnx_runtime import load_model
 
     progress = ensure(progress)
@@ -309,8 +314,9 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
     if unknown:
         raise AirmapInputError(f"Unknown covariate(s) {', '.join(unknown)}: PointConv takes 'dem' and 'urban'.")
     variant, notes = choose_variant(met_stations)
-    if model_path:
-        model = load_model(model_path, TASK, device=device, threads=threads)
+    if model_path or model is not None:
+        model = model if model is not None else load_model(model_path, TASK, device=device, threads=threads)
+        model_path = model_path or getattr(model, "path", "model")
         declared = check_card(model.card, os.path.basename(model_path))
         if declared == "met" and variant != "met":
             raise AirmapInputError(f"{os.path.basename(model_path)} is a meteorological PointConv model: give both "
@@ -351,10 +357,30 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
     field = denormalise(pred, scale)
     if factor > 1:
         field = resample_prediction(field, work, grid)
+    if residual_kriging:
+        field = add_kriged_residuals(field, stations, grid, notes)
     progress.set(1.0)
     for n in notes:
         progress.info(n)
     return PointConvRun(field, variant, model_path, work, factor, notes)
+
+
+def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str]) -> np.ndarray:
+    """Regression kriging: ``field`` + ordinary kriging of (station value − field in its cell)."""
+    from .baselines.kriging import ordinary_kriging
+    from .station_methods import sample_cells
+
+    usable, _ = stations.valid()
+    usable = usable.subset(grid.contains(usable.x, usable.y))
+    residual = usable.values - sample_cells(field, grid, usable.x, usable.y)
+    keep = np.isfinite(residual)
+    if keep.sum() < 3:
+        notes.append("Residual kriging skipped: fewer than 3 stations with a network value.")
+        return field
+    kriged = ordinary_kriging(Stations(usable.x[keep], usable.y[keep], residual[keep]), grid)
+    notes.append(f"Residual kriging: the network's residuals at {int(keep.sum())} stations (mean "
+                 f"{residual[keep].mean():+.3g}, RMSE {np.sqrt(np.mean(residual[keep] ** 2)):.3g}) kriged and added.")
+    return (field + kriged).astype(np.float32)
 
 
 def pointconv_grid(stations: Stations, grid: Grid, *, covariates=None, met_stations=None, model_path=None,

@@ -82,6 +82,11 @@ def write_report(path: str, comparison: Comparison, title: str, extent, units: s
            f"<table>{rows}</table><p>N pairs; R Pearson; R2 coefficient of determination; IOA Willmott's "
            "index of agreement; MAE mean absolute error (= MAB); RMSE; NME normalised mean error; MB mean bias."
            f"</p>{imgs}</body></html>")
+    return write_html(path, doc)
+
+
+def write_html(path: str, doc: str) -> str:
+    """Write an HTML document atomically (temp file + rename) and return its path."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".html", dir=folder)

@@ -29,6 +29,7 @@ OPTIONS: Dict[str, str] = {
     "model_path": "model file (MODEL)",
     "device": "DEVICE",
     "threads": "inference threads",
+    "residual_kriging": "residual kriging (RESIDUAL_KRIGING)",
 }
 
 
@@ -113,7 +114,7 @@ METHODS: Dict[str, StationMethod] = {m.key: m for m in (
     StationMethod("idw", "IDW", ".station_points", "idw_grid", "idw_points"),
     StationMethod("kriging", "Ordinary kriging", ".station_points", "kriging_grid", "kriging_points"),
     StationMethod("pointconv", "PointConv + UNet++", ".pointconv", "pointconv_grid",
-                  options=("covariates", "met_stations", "model_path", "device", "threads")),
+                  options=("covariates", "met_stations", "model_path", "device", "threads", "residual_kriging")),
 )}
 
 

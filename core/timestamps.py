@@ -1,8 +1,15 @@
 """Band names as time stamps, and the names of frames inserted between them."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import List, Optional, Sequence
+
+from .errors import AirmapInputError
+
+DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+                "%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+_QT_DATE = re.compile(r"QDate(?:Time)?\((\d+),\s*(\d+),\s*(\d+)")
 
 ISO = "%Y-%m-%dT%H:%M:%S"
 
@@ -34,3 +41,20 @@ def refine_times(names: Sequence[str], factor: int) -> List[str]:
     if names:
         out.append(names[-1])
     return out
+
+
+def parse_date(value) -> str:
+    """A DATE_FIELD value (ISO text, YYYYMMDD, a QGIS date or date-time) -> 'YYYY-MM-DD[THH:MM:SS]';
+    anything else is an AirmapInputError that names the value and the formats understood."""
+    text = str(value).strip()
+    match = _QT_DATE.search(text)
+    if match:
+        return datetime(*(int(g) for g in match.groups())).strftime("%Y-%m-%d")
+    for fmt in DATE_FORMATS:
+        try:
+            stamp = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return stamp.strftime("%Y-%m-%d" if stamp.hour == stamp.minute == stamp.second == 0 else ISO)
+    raise AirmapInputError(f"DATE_FIELD value '{text}' is not a date airmap can read: use a date field, or text "
+                           "as YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], YYYY/MM/DD or YYYYMMDD.")

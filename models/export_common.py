@@ -16,7 +16,7 @@ import torch
 
 from ..core.modelcard import SCHEMA, attach_card
 from ..core.normalise import card_entry
-from .abpn.onnx_weights import attach_weight_map
+from .onnx_weights import attach_weight_map
 
 OPSET = 17
 UNITS = "same as the input (trained on PM2.5 in ug/m3; the normalisation is scale-free)"
@@ -29,7 +29,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 def load_checkpoint(path: str, net: Callable[..., torch.nn.Module]) -> Tuple[dict, torch.nn.Module]:
     """A trainer's ``.pt`` file and the network rebuilt from its config and weights."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model = net(**ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     return ckpt, model

@@ -90,19 +90,24 @@ def describe(model: torch.nn.Module, config: dict, say: Say) -> None:
 
 
 def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
-        say: Say, budget_s: Optional[float] = None, bf16: bool = False) -> float:
+        say: Say, budget_s: Optional[float] = None, bf16: bool = False, progress=None) -> float:
     """Run ``steps`` optimiser steps on ``step_loss(step)`` (step counts from 1; it draws its
     own batch) and return the minutes taken. Logs the mean loss every ``LOG_EVERY`` steps.
 
     ``budget_s`` also stops the loop after that many seconds, the cosine decay then following
     whichever of steps and time runs out first; ``bf16`` runs ``step_loss`` under bfloat16
-    autocast (CUDA only: the caller passes it for a CUDA model)."""
+    autocast (CUDA only: the caller passes it for a CUDA model). ``progress`` (a core Progress):
+    the share of steps (or of the time budget) done, and a cancel between steps."""
+    from ..core.progress import ensure
+
+    progress = ensure(progress)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     timed = budget_s is not None
     sched = None if timed else torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * LR_FLOOR)
     start = time.time()
     running = 0.0
     for step in range(1, steps + 1):
+        progress.check()
         if timed:
             frac = min(1.0, max((step - 1) / steps, (time.time() - start) / budget_s))
             if frac >= 1.0:
@@ -118,6 +123,7 @@ def fit(model: torch.nn.Module, step_loss: Callable[[int], torch.Tensor], steps:
         if sched is not None:
             sched.step()
         running += loss.item()
+        progress.set(min(1.0, max(step / steps, (time.time() - start) / budget_s)) if timed else step / steps)
         if step % LOG_EVERY == 0:
             say(f"step {step} loss {running / LOG_EVERY:.5f} {time.time() - start:.0f} s")
             running = 0.0
@@ -131,11 +137,41 @@ def add_budget_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (ignored on the CPU)")
 
 
+def budget_seconds(args) -> Optional[float]:
+    """``fit``'s ``budget_s`` from --minutes (None also for library callers whose options lack it)."""
+    minutes = getattr(args, "minutes", None)
+    return None if minutes is None else minutes * 60
+
+
 def use_bf16(requested: bool, device: torch.device, say: Say) -> bool:
     """bf16 autocast only where it was asked for and the model is on CUDA."""
     if requested and device.type != "cuda":
         say("--bf16 ignored: bfloat16 autocast is used on CUDA only")
     return requested and device.type == "cuda"
+
+
+def add_init_argument(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--init", default=None,
+                    help="start from these weights: an exported/shipped model (.onnx) or a checkpoint (.pt)")
+
+
+def load_init(model: torch.nn.Module, path: str, config: dict, state_key: str = "state_dict") -> None:
+    """Fill ``model`` (built with ``config``) from an ONNX file (the one reader of every family,
+    models/onnx_weights.py) or a trainer's checkpoint; a file of another configuration stops the
+    run before any step, naming both."""
+    if path.lower().endswith(".onnx"):
+        from ..core.onnx_runtime import load_model
+        from .onnx_weights import state_dict_from_onnx
+
+        theirs = load_model(path, None, device="cpu").card.get("config")
+        if theirs != config:
+            raise SystemExit(f"--init {path} has config {theirs}, this run {config}: use the same options")
+        state_dict_from_onnx(path, model)
+        return
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("config", config) != config:
+        raise SystemExit(f"--init {path} has config {ckpt['config']}, this run {config}: use the same options")
+    model.load_state_dict(ckpt[state_key])
 
 
 def report_held_out(metrics: Dict[str, Dict[str, float]], say: Say) -> None:

@@ -24,6 +24,7 @@ NUMBER_INTEGER = _newer("ProcessingNumberParameterType.Integer",
 NUMBER_DOUBLE = _newer("ProcessingNumberParameterType.Double", lambda: QgsProcessingParameterNumber.Type.Double)
 FIELD_NUMERIC = _newer("ProcessingFieldParameterDataType.Numeric",
                        lambda: QgsProcessingParameterField.DataType.Numeric)
+FIELD_ANY = _newer("ProcessingFieldParameterDataType.Any", lambda: QgsProcessingParameterField.DataType.Any)
 FLAG_ADVANCED = _newer("ProcessingParameterFlag.Advanced",
                        lambda: QgsProcessingParameterDefinition.Flag.FlagAdvanced)
 GEOMETRY_POINT = _newer("GeometryType.Point", lambda: QgsWkbTypes.GeometryType.PointGeometry)

@@ -59,11 +59,11 @@ def test_shipped_onnx_agrees_with_torch():
     torch = pytest.importorskip("torch")
 
     from airmap.models.abpn.net import ABPN
-    from airmap.models.abpn.onnx_weights import load_state_dict_from_onnx
+    from airmap.models.onnx_weights import state_dict_from_onnx
 
     model = load_abpn(threads=1)
     net = ABPN(**model.card["config"]).eval()
-    load_state_dict_from_onnx(DEFAULT_ABPN, net)
+    state_dict_from_onnx(DEFAULT_ABPN, net)
     rng = np.random.default_rng(3)
     x = np.stack([(smooth(rng, 30, 41) - 30) / 15])[:, None].astype(np.float32)
     with torch.no_grad():

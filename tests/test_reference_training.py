@@ -203,7 +203,7 @@ def test_abpn_weights_read_back_from_a_compact_file(tmp_path):
 
     from airmap.models.abpn.export import export
     from airmap.models.abpn.net import ABPN
-    from airmap.models.abpn.onnx_weights import load_state_dict_from_onnx
+    from airmap.models.onnx_weights import state_dict_from_onnx
 
     config = {"channels": 1, "dim": 8, "n_up": 3, "kernel": 5, "stride": 3, "padding": 1}
     torch.manual_seed(0)
@@ -216,7 +216,7 @@ def test_abpn_weights_read_back_from_a_compact_file(tmp_path):
     assert compact(proto, int(proto.ByteSize() * 0.7))["fp16"] > 0
     onnx.save(proto, path)
     back = ABPN(**config)
-    load_state_dict_from_onnx(path, back)
+    state_dict_from_onnx(path, back)
     for name, value in model.state_dict().items():
         np.testing.assert_allclose(back.state_dict()[name].numpy(), value.numpy(), rtol=1e-3, atol=1e-5)
 

@@ -95,13 +95,13 @@ def test_zero_initialised_heads_give_linear_interpolation():
 def test_shipped_onnx_agrees_with_torch_at_any_size_and_t():
     torch = pytest.importorskip("torch")
 
-    from airmap.models.abpn.onnx_weights import load_state_dict_from_onnx
+    from airmap.models.onnx_weights import state_dict_from_onnx
     from airmap.models.xvfi.export import moving_pair
     from airmap.models.xvfi.net import XVFI
 
     model = load_xvfi(threads=1)
     net = XVFI(**model.card["config"]).eval()
-    load_state_dict_from_onnx(DEFAULT_XVFI, net)
+    state_dict_from_onnx(DEFAULT_XVFI, net)
     rng = np.random.default_rng(1)
     for (h, w), t in (((64, 96), 0.25), ((96, 64), 0.8)):
         frames = moving_pair(rng, h, w)[None]

@@ -18,6 +18,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..errors import AirmapInputError
+from ..finetune import TORCH_INSTALL
 from ..grid import Grid
 from ..progress import Progress, ensure
 from .cube import Cube
@@ -32,8 +33,7 @@ DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "
 READOUT_BLOCK = 262144  # pixels per root-finding block: bounds memory for any output size
 TORCH_HINT = ("Single-map mode trains a network with PyTorch, which is not installed in QGIS's Python. "
               "In QGIS use Plugins > airmap > Install PyTorch (training and fine-tuning); outside QGIS, "
-              "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
-              "(see requirements-torch.txt); or choose MODE 'coded', which needs only the shipped ONNX model.")
+              + TORCH_INSTALL + "; or choose MODE 'coded', which needs only the shipped ONNX model.")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Torch-eager twins of the shipped ONNX models, for the benchmark's ONNX-vs-torch row.
 
-The weights are read back from the ONNX file itself (``onnx_weights``), so both runtimes run
+The weights are read back from the ONNX file itself (``models/onnx_weights.py``), so both runtimes run
 exactly the same network. Lives in models/ because it imports torch.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ def eager_model(onnx_path: str, card: dict, threads: int = 1):
         from .net import ABPN as Net
     else:
         from ..xvfi.net import XVFI as Net
-    from .onnx_weights import load_state_dict_from_onnx
+    from ..onnx_weights import state_dict_from_onnx
 
     net = Net(**card["config"]).eval()
-    load_state_dict_from_onnx(onnx_path, net)
+    state_dict_from_onnx(onnx_path, net)
     return net
 
 

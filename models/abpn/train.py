@@ -20,14 +20,29 @@ import torch
 from ...core.baselines import bicubic as bicubic_baseline
 from ...core.deepcams import sr_pairs
 from ...core.normalise import card_entry, fit_normaliser
-from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_run_arguments,
-                             describe, fit, held_out_scores, optimiser_budget, report_held_out, reproduce_command,
-                             simulated_stacks, start_run, use_bf16)
+from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_init_argument,
+                             add_run_arguments, budget_seconds, describe, fit, held_out_scores, load_init,
+                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks, start_run,
+                             use_bf16)
 from ..torch_device import cpu_state_dict
 from .net import ABPN
 
 SCALE = 3
 NORMALISATION = card_entry()   # log standardisation for non-negative fields (core/normalise.py)
+
+
+def augmented_crop(coarse: np.ndarray, fine: np.ndarray, rng: np.random.Generator, patch: int, rows: int):
+    """A random ``patch``² crop of a coarse band from its first ``rows`` rows and the matching
+    3× fine crop, under the same random rot90 and flip (draw order: row, column, turn, flip)."""
+    w = coarse.shape[1]
+    r0, c0 = int(rng.integers(rows - patch + 1)), int(rng.integers(w - patch + 1))
+    x = coarse[r0:r0 + patch, c0:c0 + patch]
+    y = fine[SCALE * r0:SCALE * (r0 + patch), SCALE * c0:SCALE * (c0 + patch)]
+    k = int(rng.integers(4))
+    x, y = np.rot90(x, k), np.rot90(y, k)
+    if rng.random() < 0.5:
+        x, y = x[:, ::-1], y[:, ::-1]
+    return x.copy(), y.copy()
 
 
 class PairSet:
@@ -51,16 +66,9 @@ class PairSet:
             s = int(rng.integers(len(self.coarse)))
             zc, zf, n = self.coarse[s], self.fine[s], self.norm[s]
             t = int(rng.integers(zc.shape[0]))
-            h, w = zc.shape[1:]
-            r0, c0 = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
-            x = zc[t, r0:r0 + patch, c0:c0 + patch]
-            y = zf[t, SCALE * r0:SCALE * (r0 + patch), SCALE * c0:SCALE * (c0 + patch)]
-            k = int(rng.integers(4))
-            x, y = np.rot90(x, k), np.rot90(y, k)
-            if rng.random() < 0.5:
-                x, y = x[:, ::-1], y[:, ::-1]
-            xs.append(x.copy())
-            ys.append(y.copy())
+            x, y = augmented_crop(zc[t], zf[t], rng, patch, zc.shape[1])
+            xs.append(x)
+            ys.append(y)
             params.append((n.mu, n.sigma, n.offset, float(np.exp(n.mu))))
         p = torch.tensor(params, dtype=torch.float32)[:, :, None, None, None]
         return (torch.from_numpy(np.stack(xs))[:, None], torch.from_numpy(np.stack(ys))[:, None], p)
@@ -92,7 +100,7 @@ def evaluate(model: ABPN, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
     return held_out_scores({"abpn": preds, "bicubic": bics}, truths)
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_run_arguments(ap)
     ap.add_argument("--patch", type=int, default=16, help="coarse cells per training crop side")
@@ -102,8 +110,14 @@ def main(argv=None):
     add_data_arguments(ap)
     ap.add_argument("--loss", choices=("physical", "z"), default="physical")
     add_budget_arguments(ap)
-    args = ap.parse_args(argv)
+    add_init_argument(ap)
+    return ap.parse_args(argv)
 
+
+def train(args, progress=None) -> dict:
+    """Train with the options of ``parse_args`` (any object with those attributes) and return
+    the checkpoint dict; ``progress`` (core Progress) gets the share of steps done and may
+    cancel between steps. The log goes to ``<args.out>/log.txt``."""
     rng, say, device = start_run(args.out, args.seed, args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
     train_stacks, val, source = simulated_stacks(args, say)
@@ -114,6 +128,8 @@ def main(argv=None):
     # Start exactly at bicubic (log space): zero the two convs that emit residuals.
     for conv in (model.to_residual, model.refine_out):
         torch.nn.init.zeros_(conv.weight)
+    if getattr(args, "init", None):
+        load_init(model, args.init, config)
     model.to(device)
     describe(model, config, say)
 
@@ -125,9 +141,8 @@ def main(argv=None):
         pred = model(x)
         return physical_l1(pred, y, p) if args.loss == "physical" else torch.mean(torch.abs(pred - y))
 
-    minutes = fit(model, step_loss, args.steps, args.lr, say,
-                  budget_s=None if args.minutes is None else args.minutes * 60,
-                  bf16=use_bf16(args.bf16, device, say))
+    minutes = fit(model, step_loss, args.steps, args.lr, say, budget_s=budget_seconds(args),
+                  bf16=use_bf16(getattr(args, "bf16", False), device, say), progress=progress)
     metrics = evaluate(model, val)
     report_held_out(metrics, say)
     record = {
@@ -140,9 +155,14 @@ def main(argv=None):
                   + optimiser_budget(args.lr, minutes, device),
         "loss": args.loss,
     }
-    torch.save({"state_dict": cpu_state_dict(model), "config": config, "training": record,
-                "metrics": metrics, "normalisation": NORMALISATION}, os.path.join(args.out, "abpn.pt"))
-    say(f"saved {args.out}/abpn.pt")
+    return {"state_dict": cpu_state_dict(model), "config": config, "training": record,
+            "metrics": metrics, "normalisation": NORMALISATION}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.save(train(args), os.path.join(args.out, "abpn.pt"))
+    print(f"saved {args.out}/abpn.pt", flush=True)
 
 
 if __name__ == "__main__":

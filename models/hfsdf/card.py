@@ -39,7 +39,9 @@ def build_card(net: ImplicitNet, extra: Dict, steps: int, seconds: float,
             "maps": len(extra.get("labels", [])),
             "seed": extra.get("args", {}).get("seed", 0),
             "command": extra.get("command", ""),
-            "budget": {"steps": steps, "minutes": round(seconds / 60.0, 1), "threads": 1,
+            # the torch threads the run used (recorded by train.py), else the --threads it was given
+            "budget": {"steps": steps, "minutes": round(seconds / 60.0, 1),
+                       "threads": extra.get("threads", extra.get("args", {}).get("threads")),
                        "device": extra.get("device", "cpu"),  # 'cuda (<GPU name>)' after --device cuda
                        "batch": "%d maps x %d points" % (extra.get("args", {}).get("batch", 16),
                                                           extra.get("args", {}).get("points", 256))},

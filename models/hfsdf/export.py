@@ -57,6 +57,7 @@ def export_onnx(net: ImplicitNet, path: str, card: Dict) -> str:
     """Write ``net`` to ``path`` (atomically) with ``card`` attached; return the path."""
     import onnx
     from ...core.modelcard import attach_card
+    from ..onnx_weights import attach_weight_map
 
     net = net.float().eval()
     L = net.latent_dim
@@ -85,6 +86,7 @@ def export_onnx(net: ImplicitNet, path: str, card: Dict) -> str:
                               dynamic_axes=axes, opset_version=OPSET, dynamo=False)
         model = onnx.load(tmp)
         attach_card(model, card)
+        attach_weight_map(model, net.state_dict())   # fine-tuning reads the weights back
         onnx.save(model, tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shipped model must be readable
         os.replace(tmp, path)
@@ -96,7 +98,7 @@ def export_onnx(net: ImplicitNet, path: str, card: Dict) -> str:
 
 def load_checkpoint(path: str):
     """(net, latents, extra) from a checkpoint written by train.py."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     net = ImplicitNet(NetConfig.from_dict(state["config"]))
     net.load_state_dict(state["model"])
     return net, state.get("latents"), state.get("extra", {})

@@ -48,6 +48,15 @@ class TorchDecoder:
         self.queries += len(points)
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
+    def jacobian(self, latent, points):
+        """(f, df/dz, df/dlatent (N, L), d(df/dz)/dlatent (N, L)) as the ONNX graph's Jacobian
+        branch gives them, so the numpy latent fit runs on a torch network too."""
+        p = torch.from_numpy(np.ascontiguousarray(points, np.float32))
+        with torch.no_grad():
+            out = self.net.jacobian(self._lat(latent), p)
+        self.queries += len(points)
+        return tuple(o.numpy().astype(np.float64) for o in out)
+
     def value_and_dz(self, latent, points):
         fs, fzs = [], []
         with torch.no_grad():

@@ -45,11 +45,21 @@ def build_dataset(sim_seeds, size, random_count, seed, log=print, cache_dir=None
 
 def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: int, n_points: int,
           lr_net: float, lr_latent: float, seed: int, log=print, checkpoint=None, extra=None,
-          device: torch.device = torch.device("cpu")):
+          device: torch.device = torch.device("cpu"), init: str | None = None, progress=None):
+    """Train decoder and latents on ``points`` (one (N, 3) array per map) and return
+    (net, latents, steps, seconds, loss history). ``init``: start the decoder from an exported
+    model (.onnx) or a checkpoint (.pt) of the same ``config``; ``progress`` (core Progress):
+    the share of the budget used, and a cancel between steps."""
+    from ...core.progress import ensure
+
+    progress = ensure(progress)
     torch.manual_seed(seed)
     seed_device(seed, device)
     rng = np.random.default_rng(seed)
-    net = ImplicitNet(config).to(device)  # initialised on the CPU generator, then moved
+    net = ImplicitNet(config)  # initialised on the CPU generator, then moved
+    if init:
+        load_decoder_weights(net, init)
+    net.to(device)
     latents = torch.zeros(len(points), config.latent_dim, device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": net.parameters(), "lr": lr_net},
                             {"params": [latents], "lr": lr_latent}])
@@ -61,6 +71,8 @@ def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: i
         elapsed = time.time() - start
         if elapsed > budget:
             break
+        progress.check()
+        progress.set(max(elapsed / budget, step / max_steps))
         # Halve both learning rates at 50 % and 75 % of the budget.
         want = int(elapsed > 0.5 * budget) + int(elapsed > 0.75 * budget)
         while phase < want:
@@ -83,6 +95,16 @@ def train(points, config: NetConfig, *, minutes: float, max_steps: int, batch: i
             save(checkpoint, net, latents, extra, step, time.time() - start)
             last_save = time.time()
     return net, latents.detach(), step, time.time() - start, history
+
+
+def load_decoder_weights(net: ImplicitNet, path: str) -> None:
+    """Decoder weights from an exported model (.onnx, models/onnx_weights.py) or a checkpoint."""
+    if path.lower().endswith(".onnx"):
+        from ..onnx_weights import state_dict_from_onnx
+
+        state_dict_from_onnx(path, net)
+    else:
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
 
 
 def save(path, net, latents, extra, step, seconds):
@@ -113,6 +135,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     add_device_argument(p)
     p.add_argument("--cache-dir", default=None, help="keep (and reuse) the simulated regions here")
+    p.add_argument("--init", default=None, help="start the decoder from an exported model (.onnx) or checkpoint (.pt)")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
@@ -125,11 +148,12 @@ def main(argv=None):
     config = NetConfig(latent_dim=args.latent, width=args.width, depth=args.depth)
     command = "python -m airmap.models.hfsdf.train " + " ".join(sys.argv[1:] if argv is None else argv)
     extra = {"labels": labels, "sim_seeds": seeds, "size": args.size, "random_maps": args.random_maps,
-             "command": command, "args": vars(args), "device": device_label(device)}
+             "command": command, "args": vars(args), "device": device_label(device),
+             "threads": torch.get_num_threads()}
     net, latents, steps, seconds, history = train(
         points, config, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch,
         n_points=args.points, lr_net=args.lr_net, lr_latent=args.lr_latent, seed=args.seed,
-        log=log, checkpoint=args.out, extra=extra, device=device)
+        log=log, checkpoint=args.out, extra=extra, device=device, init=args.init)
     extra["final_loss_mean100"] = float(np.mean(history[-100:]))
     save(args.out, net, latents, extra, steps, seconds)
     log(f"done: {steps} steps in {seconds / 60:.1f} min, {count_parameters(net)} parameters")

@@ -14,15 +14,27 @@ import numpy as np
 import torch
 
 from ...core import pointconv as pc
-from ...core.modelcard import SCHEMA, write_card
+from ...core.modelcard import SCHEMA, attach_card
 from .net import PointConvUNetPP
 
 OPSET = 17
 
 
+SOURCES = {"simulator": "simulated fields only (airmap simulator), never on observations",
+           "random": "smooth random development fields only (data.smooth_random_days), never on observations",
+           "rasters": "the user's gridded daily fields (train.py --source rasters)"}
+
+
+def trained_on(record: dict) -> str:
+    """What the weights saw, from the run record (a fine-tuned or --init run names every stage)."""
+    if record.get("trained_on"):
+        return record["trained_on"]
+    return SOURCES[record.get("args", {}).get("source", "simulator")]
+
+
 def build_card(record: dict, extra_metrics: dict | None = None) -> dict:
     variant = record["variant"]
-    metrics = {"validation_simulated_800_station_density": record.get("validation", {})}
+    metrics = {"validation_simulated_800_station_density": record["validation"]} if record.get("validation") else {}
     metrics.update(extra_metrics or {})
     return {
         "schema": SCHEMA,
@@ -43,28 +55,44 @@ def build_card(record: dict, extra_metrics: dict | None = None) -> dict:
                           "the trained station density (stations per cell) and interpolates to the output grid"},
         "training": record["training"],
         "metrics": metrics,
-        "trained_on": "simulated fields only (airmap simulator), never on observations",
+        "trained_on": trained_on(record),
     }
 
 
 def export(checkpoint: str, onnx_path: str, extra_metrics: dict | None = None) -> dict:
-    ckpt = torch.load(checkpoint)
+    ckpt = torch.load(checkpoint, weights_only=True)
     rec = ckpt["record"]
-    variables = len(pc.VARIANT_VARIABLES[rec["variant"]])
-    model = PointConvUNetPP(variables, len(pc.COVARIATES), rec["filters"], rec["k1"], rec["k2"])
+    model = PointConvUNetPP(len(pc.VARIANT_VARIABLES[rec["variant"]]), len(pc.COVARIATES), rec["filters"],
+                            rec["k1"], rec["k2"])
     model.load_state_dict(ckpt["state_dict"])
+    return export_model(model, rec, onnx_path, metrics=extra_metrics)
+
+
+def export_model(model: PointConvUNetPP, record: dict, onnx_path: str, trained_on: str | None = None,
+                 metrics: dict | None = None, extra: dict | None = None) -> dict:
+    """Write ``model`` with its card (built from ``record``; ``trained_on`` and ``extra`` fields
+    override) to ``onnx_path`` once ONNX Runtime reproduces torch; return the card."""
+    import onnx
+
     model.eval()
-    channels = len(pc.channel_names(rec["variant"]))
+    channels = len(pc.channel_names(record["variant"]))
     example = torch.rand(1, channels, 64, 80)
     tmp = onnx_path + ".tmp"
     torch.onnx.export(model, (example,), tmp, input_names=["x"], output_names=["pm25"], opset_version=OPSET,
                       dynamic_axes={"x": {0: "batch", 2: "height", 3: "width"},
                                     "pm25": {0: "batch", 2: "height", 3: "width"}},
                       dynamo=False)
-    card = build_card(rec, extra_metrics)
-    write_card(tmp, card)
-    _check(model, tmp, channels)
-    os.replace(tmp, onnx_path)
+    card = build_card(dict(record, trained_on=trained_on) if trained_on else record, metrics)
+    card.update(extra or {})
+    try:
+        proto = onnx.load(tmp)
+        attach_card(proto, card)
+        onnx.save(proto, tmp)
+        _check(model, tmp, channels)
+        os.replace(tmp, onnx_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return card
 
 

@@ -23,6 +23,7 @@ from ...core import pointconv as pc
 from . import data
 from ..torch_device import add_device_argument, cpu_state_dict, device_label, resolve_device, seed_device
 from .net import REFERENCE_FILTERS, PointConvUNetPP, count_parameters
+from .export import SOURCES, trained_on
 from .weights import load_checkpoint
 
 HEAD_WEIGHTS = (0.1, 0.2, 0.3, 0.4)  # deep supervision: the deepest head counts most
@@ -115,8 +116,14 @@ def warm_start_from_pm25(model: PointConvUNetPP, pm25_state: dict) -> None:
     model.load_state_dict(own)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def train(args, progress=None, argv=None):
+    """Train (or, with ``args.init``, continue training) and return the checkpoint dict
+    {'state_dict', 'record'}. ``args``: the options of ``parse_args`` (any object with those
+    attributes); ``progress``: a core Progress (fraction of the budget, cancel between steps);
+    ``argv``: the command line to record (default: this process's)."""
+    from ...core.progress import ensure
+
+    progress = ensure(progress)
     device = resolve_device(args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
     torch.set_num_threads(args.threads)
@@ -160,6 +167,7 @@ def main(argv=None):
     start = time.time()
     step, running = 0, None
     while step < args.steps and time.time() - start < budget:
+        progress.check()
         # cosine decay over the wall-clock budget (or the step cap, whichever ends first)
         frac = max(step / args.steps, (time.time() - start) / budget)
         for g in opt.param_groups:
@@ -175,6 +183,7 @@ def main(argv=None):
         opt.step()
         step += 1
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        progress.set(max(step / args.steps, (time.time() - start) / budget))
         if step % 100 == 0:
             print(f"step {step} loss {running:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{time.time() - start:.0f} s", flush=True)
@@ -206,8 +215,15 @@ def main(argv=None):
         },
         "validation": val,
         "args": vars(args),
+        "trained_on": SOURCES[args.source] if not source or trained_on(source["record"]) == SOURCES[args.source]
+        else f"{trained_on(source['record'])}; then {SOURCES[args.source]}",
     }
-    torch.save({"state_dict": cpu_state_dict(model), "record": record}, args.out)
+    return {"state_dict": cpu_state_dict(model), "record": record}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.save(train(args, argv=argv), args.out)
     print(f"saved {args.out}", flush=True)
 
 

@@ -1,12 +1,13 @@
 """Torch checkpoints from shipped ONNX files, so fine-tuning can start from the released model
-(the release ships only ONNX; its graph keeps every trained weight under its torch name)."""
+(weights read by the one ONNX -> torch reader of every family, ``models/onnx_weights.py``)."""
 from __future__ import annotations
-
-import json
 
 import torch
 
-from ...core.modelcard import CARD_KEY
+from ...core import pointconv as pc
+from ...core.onnx_runtime import load_model
+from ..onnx_weights import state_dict_from_onnx
+from .net import PointConvUNetPP
 
 
 def checkpoint_from_onnx(onnx_path: str) -> dict:
@@ -14,29 +15,24 @@ def checkpoint_from_onnx(onnx_path: str) -> dict:
 
     The graph holds all weights used at inference; the three shallower deep-supervision heads
     (training only) are not in it and start as copies of the deepest head."""
-    import onnx
-
-    from ..onnx_compact import stored_arrays
-
-    model = onnx.load(onnx_path)
-    props = {p.key: p.value for p in model.metadata_props}
-    card = json.loads(props[CARD_KEY])
-    if card.get("task") != "pointconv":
-        raise ValueError(f"{onnx_path} is not a PointConv model")
-    # float32 also where the file stores float16 / int8 weights (models/onnx_compact.py)
-    state = {name: torch.from_numpy(arr.copy()) for name, arr in stored_arrays(model).items()}
-    depth = card["architecture"]["depth"]
-    last = depth - 1
-    for j in range(last):
-        for part in ("weight", "bias"):
-            state.setdefault(f"unet.heads.{j}.{part}", state[f"unet.heads.{last}.{part}"].clone())
+    card = load_model(onnx_path, pc.TASK, device="cpu").card
+    variant = pc.check_card(card, onnx_path)
     arch = card["architecture"]
-    record = {"variant": card["variant"], "filters": arch["unetpp_filters"], "k1": arch["pointconv_kernels_cells"][0],
-              "k2": arch["pointconv_kernels_cells"][1], "parameters": arch["parameters"],
-              "training": card["training"], "validation": card["metrics"].get("validation_simulated_800_station_density", {})}
-    return {"state_dict": state, "record": record}
+    k1, k2 = arch["pointconv_kernels_cells"]
+    model = PointConvUNetPP(len(pc.VARIANT_VARIABLES[variant]), len(pc.COVARIATES), arch["unetpp_filters"], k1, k2)
+    last = arch["depth"] - 1
+    heads = [f"unet.heads.{j}.{part}" for j in range(last) for part in ("weight", "bias")]
+    state_dict_from_onnx(onnx_path, model, optional=heads)
+    state = model.state_dict()
+    for name in heads:
+        state[name] = state[name.replace(f"heads.{name.split('.')[2]}.", f"heads.{last}.")].clone()
+    record = {"variant": variant, "filters": arch["unetpp_filters"], "k1": k1, "k2": k2,
+              "parameters": arch["parameters"], "training": card["training"],
+              "validation": card["metrics"].get("validation_simulated_800_station_density", {}),
+              "trained_on": card.get("trained_on")}
+    return {"state_dict": state, "record": record, "card": card}
 
 
 def load_checkpoint(path: str) -> dict:
-    """A training checkpoint (.pt) or a shipped/exported model (.onnx)."""
-    return checkpoint_from_onnx(path) if path.lower().endswith(".onnx") else torch.load(path)
+    """A training checkpoint (.pt, weights only) or a shipped/exported model (.onnx)."""
+    return checkpoint_from_onnx(path) if path.lower().endswith(".onnx") else torch.load(path, weights_only=True)

@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from ...core.baselines import linear_in_time
 from ...core.deepcams import block_mean
 from ...core.normalise import card_entry, fit_normaliser
-from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_run_arguments,
-                             describe, fit, held_out_scores, optimiser_budget, report_held_out, reproduce_command,
-                             simulated_stacks, start_run, use_bf16)
+from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_init_argument,
+                             add_run_arguments, budget_seconds, describe, fit, held_out_scores, load_init,
+                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks, start_run,
+                             use_bf16)
 from ..torch_device import cpu_state_dict
 from .net import XVFI, edge_aware_smoothness, size_multiple
 
@@ -97,7 +98,7 @@ def evaluate(model: XVFI, stacks: List[np.ndarray]) -> Dict[str, Dict[str, float
     return held_out_scores({"xvfi": preds, "linear": lins}, truths)
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_run_arguments(ap)
     ap.add_argument("--crop", type=int, default=64, help="fine-grid crop side (multiple of 32)")
@@ -108,8 +109,14 @@ def main(argv=None):
     add_data_arguments(ap)
     ap.add_argument("--loss", choices=("l1", "l1+mse", "mse"), default="mse")
     add_budget_arguments(ap)
-    args = ap.parse_args(argv)
+    add_init_argument(ap)
+    return ap.parse_args(argv)
 
+
+def train(args, progress=None) -> dict:
+    """Train with the options of ``parse_args`` (any object with those attributes) and return
+    the checkpoint dict; ``progress`` (core Progress) gets the share of steps done and may
+    cancel between steps. The log goes to ``<args.out>/log.txt``."""
     rng, say, device = start_run(args.out, args.seed, args.device)
     args.device = device.type   # the record names the device really used ('auto' resolved)
     train_stacks, val, source = simulated_stacks(args, say)
@@ -123,6 +130,8 @@ def main(argv=None):
     for conv in (model.flow_bottom[-1], model.flow_mid[-1], model.flow_refine[-1], model.refine.dec3):
         torch.nn.init.zeros_(conv.weight)
         torch.nn.init.zeros_(conv.bias)
+    if getattr(args, "init", None):
+        load_init(model, args.init, config)
     model.to(device)
     mult = size_multiple(4, 1)
     coarse_crop = min(s.shape[1] for s in coarse.stacks) // mult * mult
@@ -151,9 +160,8 @@ def main(argv=None):
         small = F.interpolate(target, scale_factor=1 / model.scale, mode="bicubic", align_corners=False)
         return rec + 0.5 * edge_aware_smoothness(flows[0], small, args.smooth_weight)
 
-    minutes = fit(model, step_loss, args.steps, args.lr, say,
-                  budget_s=None if args.minutes is None else args.minutes * 60,
-                  bf16=use_bf16(args.bf16, device, say))
+    minutes = fit(model, step_loss, args.steps, args.lr, say, budget_s=budget_seconds(args),
+                  bf16=use_bf16(getattr(args, "bf16", False), device, say), progress=progress)
     metrics = evaluate(model, val)
     report_held_out(metrics, say)
     record = {
@@ -166,10 +174,14 @@ def main(argv=None):
                   f"{coarse_crop}^2 coarse), " + optimiser_budget(args.lr, minutes, device),
         "loss": f"mean over levels of {args.loss} (standardised frames) + 0.5 x edge-aware flow smoothness",
     }
-    torch.save({"state_dict": cpu_state_dict(model), "config": config, "training": record, "metrics": metrics,
-                "normalisation": NORMALISATION},
-               os.path.join(args.out, "xvfi.pt"))
-    say(f"saved {args.out}/xvfi.pt")
+    return {"state_dict": cpu_state_dict(model), "config": config, "training": record, "metrics": metrics,
+            "normalisation": NORMALISATION}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.save(train(args), os.path.join(args.out, "xvfi.pt"))
+    print(f"saved {args.out}/xvfi.pt", flush=True)
 
 
 if __name__ == "__main__":
