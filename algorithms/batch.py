@@ -4,7 +4,7 @@ this process, on a local Dask cluster or on a user's Dask cluster (core/batch).
 Imports of xarray/dask happen inside ``process`` (the plugin loads without them)."""
 import json
 
-from qgis.core import (QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterString)
 
 from ..core.errors import AirmapInputError
