@@ -1,9 +1,10 @@
 """airmap:finetunehfsdf — fit the HF-SDF decoder and latents to the user's maps (raster bands
 with gaps as no-data, or dated station values); writes a new .onnx for airmap:hfsdf's MODEL."""
-from qgis.core import QgsProcessingParameterField, QgsProcessingParameterMapLayer, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsProcessingParameterFeatureSource, QgsProcessingParameterRasterLayer
 
 from ..core.errors import AirmapInputError
-from ..provider.compat import FIELD_NUMERIC
+from ..provider.compat import SOURCE_POINT
+from ..provider.parameters import add_value_field
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm, raster_summary
 from .finetunepointconv import add_date_field, split_by_date
 
@@ -15,17 +16,20 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
     MODULE = "hfsdf"
     HELP = ("Adapts the coded HF-SDF decoder to your own maps, self-supervised: the decoder and one latent code "
             "per map are fitted to your observations with the model's training loss, no-data cells left out. "
-            "INPUT: a raster whose bands are maps (gaps as no-data), or a point layer with FIELD (and DATE_FIELD "
-            "for many maps in one layer). A random share of each map's observations (VALIDATION_FRACTION) is never "
+            "INPUT: a raster whose bands are maps (gaps as no-data); or leave it empty and give STATIONS, a point "
+            "layer, with FIELD (and DATE_FIELD for many maps in one layer). A random share of each map's observations (VALIDATION_FRACTION) is never "
             "used for training and is scored through airmap:hfsdf's own path (latent fit, root finding) before "
             "and after." + COMMON_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterMapLayer("INPUT", self.tr("Maps: raster (bands = maps) or station points")))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Value field (station points only)"), parentLayerParameterName="INPUT",
-            type=FIELD_NUMERIC, optional=True))
-        add_date_field(self)
+        # A raster INPUT and a separate station layer, as airmap:hfsdf: a field parameter whose
+        # parent may be a raster crashes QGIS's dialog (QgsProcessingFieldWidgetWrapper).
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "INPUT", self.tr("Maps: raster, bands = maps (or give station points below)"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "STATIONS", self.tr("Station points (instead of a raster)"), [SOURCE_POINT], optional=True))
+        add_value_field(self, "FIELD", "Station value field", parent="STATIONS", optional=True)
+        add_date_field(self, parent="STATIONS")
         self.add_common_parameters()
 
     def default_model(self, parameters, context):
@@ -40,8 +44,8 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
         from ..core.hfsdf.latent import MIN_POINTS
         from ..provider.layers import crs_string, read_raster_layer, read_stations, require_valid_crs
 
-        layer = self.parameterAsLayer(parameters, "INPUT", context)
-        if isinstance(layer, QgsRasterLayer):
+        layer = self.parameterAsRasterLayer(parameters, "INPUT", context) if parameters.get("INPUT") else None
+        if layer is not None:
             raster = read_raster_layer(layer, feedback)
             maps = [Observations.from_raster(band, raster.grid) for band in raster.data
                     if np.isfinite(band).sum() >= MIN_POINTS]
@@ -49,19 +53,28 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
             if skipped:
                 feedback.pushInfo(f"{skipped} band(s) with fewer than {MIN_POINTS} valid cells left out.")
             return (maps,), {}, raster_summary(raster, None), [raster.source]
-        if isinstance(layer, QgsVectorLayer):
-            field = self.parameterAsString(parameters, "FIELD", context)
-            if not field:
-                raise AirmapInputError("Station points need a FIELD: choose the numeric field to learn from.")
-            require_valid_crs(layer.crs(), "The station layer")
-            date_field = self.parameterAsString(parameters, "DATE_FIELD", context) or None
-            stations = read_stations(layer, field, layer.crs(), context, feedback, group_field=date_field)
-            days = split_by_date(stations, stations.groups if date_field else None)
-            bounds = (float(stations.x.min()), float(stations.y.min()), float(stations.x.max()), float(stations.y.max()))
-            maps = [Observations.from_stations(s, bounds) for s in days.values() if len(s) >= MIN_POINTS]
-            dates = [d for d in days if d]
-            summary = {"input": layer.source(), "field": field, "crs": crs_string(layer.crs()), "extent": list(bounds),
-                       "stations": len(stations), "first_date": min(dates) if dates else None,
-                       "last_date": max(dates) if dates else None}
-            return (maps,), {}, summary, [layer.source()]
-        raise AirmapInputError("INPUT must be a raster or a point layer.")
+        source = self.parameterAsSource(parameters, "STATIONS", context) if parameters.get("STATIONS") else None
+        if source is None:
+            raise AirmapInputError("No input was given: choose a raster as INPUT or a point layer as STATIONS.")
+        field = self.parameterAsString(parameters, "FIELD", context)
+        if not field:
+            raise AirmapInputError("STATIONS need a FIELD: choose the numeric field to learn from.")
+        crs = source.sourceCrs()
+        require_valid_crs(crs, "The station layer")
+        date_field = self.parameterAsString(parameters, "DATE_FIELD", context) or None
+        stations = read_stations(source, field, crs, context, feedback, group_field=date_field)
+        days = split_by_date(stations, stations.groups if date_field else None)
+        bounds = (float(stations.x.min()), float(stations.y.min()), float(stations.x.max()), float(stations.y.max()))
+        maps = [Observations.from_stations(s, bounds) for s in days.values() if len(s) >= MIN_POINTS]
+        dates = [d for d in days if d]
+        layer = self.parameterAsVectorLayer(parameters, "STATIONS", context)
+        path = layer.source() if layer is not None else str(parameters.get("STATIONS"))
+        summary = {"input": path, "field": field, "crs": crs_string(crs), "extent": list(bounds),
+                   "stations": len(stations), "first_date": min(dates) if dates else None,
+                   "last_date": max(dates) if dates else None}
+        return (maps,), {}, summary, [path]
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        if bool(parameters.get("INPUT")) == bool(parameters.get("STATIONS")):
+            return False, self.tr("Give either a raster INPUT or STATIONS points (with their FIELD), not both.")
+        return super().checkParameterValues(parameters, context)

@@ -12,10 +12,10 @@ from ..provider.parameters import add_station_grid_parameters
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm
 
 
-def add_date_field(alg):
+def add_date_field(alg, parent="INPUT"):
     alg.addParameter(QgsProcessingParameterField(
         "DATE_FIELD", alg.tr("Date field (optional: one layer holding many days, long format)"),
-        parentLayerParameterName="INPUT", type=FIELD_ANY, optional=True))
+        parentLayerParameterName=parent, type=FIELD_ANY, optional=True))
 
 
 def split_by_date(stations, dates):

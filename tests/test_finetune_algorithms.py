@@ -128,6 +128,19 @@ def test_finetune_hfsdf_end_to_end(airmap_provider, tmp_path):
                                           "ITERATIONS": 3})["OUTPUT"])
 
 
+def test_finetune_hfsdf_from_dated_station_points(airmap_provider, tmp_path):
+    """Station points come as STATIONS (a point layer, never the raster INPUT, so the FIELD
+    widget always hangs from a vector parent); one map per DATE_FIELD value."""
+    from airmap.core.hfsdf import DEFAULT_MODEL
+
+    out, report = str(tmp_path / "hfsdf_points.onnx"), str(tmp_path / "hfsdf_points.html")
+    res = _run("finetunehfsdf", dict(COMMON, STATIONS=_dated_stations(days=2), FIELD="pm25", DATE_FIELD="day",
+                                     MAX_STEPS=5, OUTPUT_MODEL=out, OUTPUT_REPORT=report))
+    assert res["STEPS"] > 0
+    data = _check_written(out, report, DEFAULT_MODEL, "hfsdf")["finetuning"]["data"]
+    assert data["stations"] == 240 and (data["first_date"], data["last_date"]) == ("2020-01-01", "2020-01-02")
+
+
 def test_finetune_pointconv_end_to_end_with_dates(airmap_provider, tmp_path):
     from airmap.core import pointconv as pc
 
