@@ -2,7 +2,6 @@
 with gaps as no-data, or dated station values); writes a new .onnx for airmap:hfsdf's MODEL."""
 from qgis.core import QgsProcessingParameterFeatureSource, QgsProcessingParameterRasterLayer
 
-from ..core.errors import AirmapInputError
 from ..provider.compat import SOURCE_POINT
 from ..provider.parameters import add_value_field
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm, raster_summary
@@ -42,7 +41,7 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
 
         from ..core.hfsdf import Observations
         from ..core.hfsdf.latent import MIN_POINTS
-        from ..provider.layers import crs_string, read_raster_layer, read_stations, require_valid_crs
+        from ..provider.layers import crs_string, read_raster_layer, read_stations, station_points_input
 
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context) if parameters.get("INPUT") else None
         if layer is not None:
@@ -53,14 +52,7 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
             if skipped:
                 feedback.pushInfo(f"{skipped} band(s) with fewer than {MIN_POINTS} valid cells left out.")
             return (maps,), {}, raster_summary(raster, None), [raster.source]
-        source = self.parameterAsSource(parameters, "STATIONS", context) if parameters.get("STATIONS") else None
-        if source is None:
-            raise AirmapInputError("No input was given: choose a raster as INPUT or a point layer as STATIONS.")
-        field = self.parameterAsString(parameters, "FIELD", context)
-        if not field:
-            raise AirmapInputError("STATIONS need a FIELD: choose the numeric field to learn from.")
-        crs = source.sourceCrs()
-        require_valid_crs(crs, "The station layer")
+        source, field, crs = station_points_input(self, parameters, context, "to learn from")
         date_field = self.parameterAsString(parameters, "DATE_FIELD", context) or None
         stations = read_stations(source, field, crs, context, feedback, group_field=date_field)
         days = split_by_date(stations, stations.groups if date_field else None)

@@ -7,7 +7,8 @@ from qgis.core import QgsProcessingParameterField
 from ..core.errors import AirmapInputError
 from ..core.timestamps import parse_date
 from ..provider.compat import FIELD_ANY
-from ..provider.method_inputs import MET_LAYERS, add_covariate_parameters, add_met_station_parameters, read_covariates
+from ..provider.method_inputs import (MET_LAYERS, add_covariate_parameters, add_met_station_parameters,
+                                      met_station_sources, read_covariates)
 from ..provider.parameters import add_station_grid_parameters
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm
 
@@ -74,13 +75,7 @@ class FinetunePointconvAlgorithm(FinetuneAlgorithm):
         for day, stations in days.items():
             require_overlap(stations, grid)
         met = {}
-        for key, name, label, _ in MET_LAYERS:
-            layer = self.parameterAsSource(parameters, f"{key}_INPUT", context)
-            if layer is None:
-                continue
-            met_field = self.parameterAsString(parameters, f"{key}_FIELD", context)
-            if not met_field:
-                raise AirmapInputError(f"{label.split(' (')[0]} were given without a field: set {key}_FIELD.")
+        for name, layer, met_field in met_station_sources(self, parameters, context):
             met[name] = self._dated(layer, met_field, date_field, target, context, feedback) or \
                 self._dated(layer, met_field, None, target, context, feedback)
         day_list = []

@@ -10,7 +10,7 @@ from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruc
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_POINT
 from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
-                               require_valid_crs, target_crs_from)
+                               require_valid_crs, station_points_input, target_crs_from)
 from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,
                                    device_choice, model_path, threads_choice)
 from ..provider.styling import input_name, style_on_load
@@ -98,14 +98,7 @@ class HfsdfAlgorithm(AirmapAlgorithm):
             b = raster.grid.bounds
             label = raster.band_names[band - 1] if raster.band_names else layer.name()
             return obs, raster.grid.crs, QgsRectangle(*b), raster.units, raster.grid.res[0], label
-        source = self.parameterAsSource(parameters, "STATIONS", context) if parameters.get("STATIONS") else None
-        if source is None:
-            raise AirmapInputError("No input was given: choose a raster as INPUT or a point layer as STATIONS.")
-        field = self.parameterAsString(parameters, "FIELD", context)
-        if not field:
-            raise AirmapInputError("STATIONS need a FIELD: choose the numeric field to map.")
-        crs = source.sourceCrs()
-        require_valid_crs(crs, "The station layer")
+        source, field, crs = station_points_input(self, parameters, context, "to map")
         stations = read_stations(source, field, crs, context, feedback)
         obs = Observations.from_stations(stations)
         box = QgsRectangle(*obs.bounds)

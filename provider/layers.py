@@ -32,6 +32,21 @@ def require_valid_crs(crs, what):
                                "and run again.")
 
 
+def station_points_input(alg, parameters, context, purpose):
+    """(source, field, crs) of the STATIONS + FIELD pair of an algorithm that takes a raster INPUT
+    or station points (a field never hangs from a raster-or-vector input: that crashes QGIS's
+    dialog). ``purpose`` ends the FIELD message, e.g. "to map"."""
+    source = alg.parameterAsSource(parameters, "STATIONS", context) if parameters.get("STATIONS") else None
+    if source is None:
+        raise AirmapInputError("No input was given: choose a raster as INPUT or a point layer as STATIONS.")
+    field = alg.parameterAsString(parameters, "FIELD", context)
+    if not field:
+        raise AirmapInputError(f"STATIONS need a FIELD: choose the numeric field {purpose}.")
+    crs = source.sourceCrs()
+    require_valid_crs(crs, "The station layer")
+    return source, field, crs
+
+
 def numeric_field_index(source, field_name):
     fields = source.fields()
     idx = fields.lookupField(field_name) if field_name else -1

@@ -43,9 +43,9 @@ def add_model_parameter(alg, description=MODEL_DESCRIPTION):
     add_model_file(alg, "MODEL", description)
 
 
-def read_met_stations(alg, parameters, context, grid, feedback=None):
-    """{'rh': Stations, 'wind_speed': Stations} for the layers given, in the grid's CRS."""
-    stations = {}
+def met_station_sources(alg, parameters, context):
+    """(name, source, field) of each meteorological station layer given; one without its field is
+    refused with the parameter to set."""
     for key, name, layer_label, _ in MET_LAYERS:
         source = alg.parameterAsSource(parameters, f"{key}_INPUT", context)
         if source is None:
@@ -53,8 +53,13 @@ def read_met_stations(alg, parameters, context, grid, feedback=None):
         field = alg.parameterAsString(parameters, f"{key}_FIELD", context)
         if not field:
             raise AirmapInputError(f"{layer_label.split(' (')[0]} were given without a field: set {key}_FIELD.")
-        stations[name] = read_stations(source, field, qgs_crs(grid.crs), context, feedback)
-    return stations
+        yield name, source, field
+
+
+def read_met_stations(alg, parameters, context, grid, feedback=None):
+    """{'rh': Stations, 'wind_speed': Stations} for the layers given, in the grid's CRS."""
+    return {name: read_stations(source, field, qgs_crs(grid.crs), context, feedback)
+            for name, source, field in met_station_sources(alg, parameters, context)}
 
 
 def read_covariates(alg, parameters, context, feedback=None):
