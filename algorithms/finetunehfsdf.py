@@ -3,9 +3,8 @@ with gaps as no-data, or dated station values); writes a new .onnx for airmap:hf
 from qgis.core import QgsProcessingParameterFeatureSource, QgsProcessingParameterRasterLayer
 
 from ..provider.compat import SOURCE_POINT
-from ..provider.parameters import add_value_field
+from ..provider.parameters import add_date_field, add_value_field
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm, raster_summary
-from .finetunepointconv import add_date_field, split_by_date
 
 
 class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
@@ -55,7 +54,7 @@ class FinetuneHfsdfAlgorithm(FinetuneAlgorithm):
         source, field, crs = station_points_input(self, parameters, context, "to learn from")
         date_field = self.parameterAsString(parameters, "DATE_FIELD", context) or None
         stations = read_stations(source, field, crs, context, feedback, group_field=date_field)
-        days = split_by_date(stations, stations.groups if date_field else None)
+        days = stations.by_date()
         bounds = (float(stations.x.min()), float(stations.y.min()), float(stations.x.max()), float(stations.y.max()))
         maps = [Observations.from_stations(s, bounds) for s in days.values() if len(s) >= MIN_POINTS]
         dates = [d for d in days if d]

@@ -1,31 +1,11 @@
 """airmap:finetunepointconv — adapt the PointConv-UNet++ model to the user's station network by
 the leave-stations-out game (hide stations of each day, predict them from the rest); writes a
 new .onnx for airmap:pointconv's MODEL."""
-import numpy as np
-from qgis.core import QgsProcessingParameterField
-
 from ..core.errors import AirmapInputError
-from ..core.timestamps import parse_date
-from ..provider.compat import FIELD_ANY
 from ..provider.method_inputs import (MET_LAYERS, add_covariate_parameters, add_met_station_parameters,
                                       met_station_sources, read_covariates)
-from ..provider.parameters import add_station_grid_parameters
+from ..provider.parameters import add_date_field, add_station_grid_parameters
 from .finetune_common import COMMON_HELP, FinetuneAlgorithm
-
-
-def add_date_field(alg, parent="INPUT"):
-    alg.addParameter(QgsProcessingParameterField(
-        "DATE_FIELD", alg.tr("Date field (optional: one layer holding many days, long format)"),
-        parentLayerParameterName=parent, type=FIELD_ANY, optional=True))
-
-
-def split_by_date(stations, dates):
-    """{date: Stations} from per-station date values (None: the layer is one day)."""
-    if dates is None:
-        return {None: stations}
-    parsed = [parse_date(d) for d in dates]
-    parsed = np.array(parsed)
-    return {day: stations.subset(parsed == day) for day in sorted(set(parsed))}
 
 
 class FinetunePointconvAlgorithm(FinetuneAlgorithm):
@@ -62,7 +42,7 @@ class FinetunePointconvAlgorithm(FinetuneAlgorithm):
         if date_field and source.fields().lookupField(date_field) < 0:
             return None
         stations = read_stations(source, field, crs, context, feedback, group_field=date_field or None)
-        return split_by_date(stations, stations.groups if date_field else None)
+        return stations.by_date()
 
     def read_data(self, parameters, context, feedback):
         from ..provider.layers import require_overlap, stations_and_grid

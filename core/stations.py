@@ -37,6 +37,16 @@ class Stations:
         pick = lambda a: None if a is None else np.asarray(a)[mask]
         return Stations(self.x[mask], self.y[mask], self.values[mask], pick(self.ids), pick(self.groups))
 
+    def by_date(self) -> dict:
+        """{date: Stations} from the per-station date values in ``groups`` (any format
+        ``core.timestamps.parse_date`` reads), or {None: all} when there are none (one day)."""
+        if self.groups is None:
+            return {None: self}
+        from .timestamps import parse_date
+
+        parsed = np.array([parse_date(d) for d in self.groups])
+        return {day: self.subset(parsed == day) for day in sorted(set(parsed))}
+
     def valid(self) -> Tuple["Stations", int]:
         """Stations with finite coordinates and values, and how many were dropped."""
         keep = np.isfinite(self.x) & np.isfinite(self.y) & np.isfinite(self.values)

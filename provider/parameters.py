@@ -8,12 +8,19 @@ from qgis.core import (QgsProcessingParameterCrs, QgsProcessingParameterEnum, Qg
 import re
 
 from ..core.onnx_runtime import DEVICES, available_cores
-from .compat import FIELD_NUMERIC, FLAG_ADVANCED, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
+from .compat import FIELD_ANY, FIELD_NUMERIC, FLAG_ADVANCED, GEOMETRY_POINT, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_POINT
 
 DEFAULT_UNITS = "µg/m³"
 # Field names a value field defaults to, best first, compared without case and punctuation
 # ("PM2.5", "pm2_5" and "pm25" are one name): never a station id that happens to be numeric.
 VALUE_FIELD_NAMES = ("pm25", "pm10", "no2", "o3", "so2", "value", "concentration", "conc")
+
+
+def add_date_field(alg, parent="INPUT"):
+    """DATE_FIELD: one point layer holding many days in long format (optional)."""
+    alg.addParameter(QgsProcessingParameterField(
+        "DATE_FIELD", alg.tr("Date field (optional: one layer holding many days, long format)"),
+        parentLayerParameterName=parent, type=FIELD_ANY, optional=True))
 
 
 def add_station_grid_parameters(alg, field_help="Measured value (e.g. PM2.5)"):
