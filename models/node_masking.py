@@ -103,6 +103,7 @@ def save_run(args, say, module: str, name: str, model, config: dict, data: Train
             "budget": f"{args.steps} steps x batch {args.batch} windows of {args.window} h, "
                       + optimiser_budget(args.lr, minutes)}
     full.update(record)
+    full["process_cpu_minutes"] = round(time.process_time() / 60, 2)  # the whole run; wall time shares the cores
     full["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     path = os.path.join(args.out, f"{name}.pt")
     torch.save({"config": config, "state_dict": model.state_dict(), "training": full, "graph": graph,

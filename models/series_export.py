@@ -17,8 +17,11 @@ TRAINED_ON = ("real observations: the Beijing AQI-36 PM2.5 tables with the UCI w
 
 
 def load_checkpoint(path: str, net) -> Tuple[dict, torch.nn.Module]:
+    """A trainer's run or a seed ensemble of runs (``series_ensemble``), ready to export."""
+    from .series_ensemble import build
+
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = net(**ckpt["config"])
+    model = build(net, ckpt["config"])
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return ckpt, model

@@ -1,5 +1,7 @@
 """SPIN and IGNNK networks: ONNX = torch through the plugin's own inference path, and what the
 advection kernel buys on a plume carried by a steady wind."""
+import re
+
 import numpy as np
 import pytest
 
@@ -213,5 +215,14 @@ def test_diffusion_only_row_is_a_spin_trained_without_the_advection_kernel():
     shipped = load_series_model("spin", device="cpu").card
     assert card["training"]["masking"]["advection_share"] == 0
     assert shipped["training"]["masking"]["advection_share"] > 0
-    assert card["graph"] == shipped["graph"] and card["config"] == shipped["config"]
-    assert card["normalisation"] == shipped["normalisation"]
+    assert card["graph"]["advection"] is False and shipped["graph"]["advection"] is True
+    assert load_series_model("spin", shipped_model("spin", entry.file), device="cpu").advection is False
+
+    def recipe(c):  # the training commands with the advection share blanked: the same recipe
+        commands = c["training"]["command"]
+        return [re.sub(r"--advection-share [0-9.]+", "", x) for x in np.atleast_1d(commands)]
+
+    assert recipe(card) == recipe(shipped)
+    assert {k: v for k, v in card["graph"].items() if k != "advection"} == \
+        {k: v for k, v in shipped["graph"].items() if k != "advection"}
+    assert card["config"] == shipped["config"] and card["normalisation"] == shipped["normalisation"]

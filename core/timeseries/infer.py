@@ -47,7 +47,11 @@ class SeriesModel:
     task: str
     onnx: object
     card: dict
-    advection: bool = True  # SPIN only: False = diffusion kernel only
+    advection: bool = True  # SPIN only: False = diffusion kernel only (also when the card says so)
+
+    def __post_init__(self):
+        # a SPIN trained with the diffusion kernel only never learnt the advection weights: feed it zeros
+        self.advection = self.advection and bool(self.card.get("graph", {}).get("advection", True))
 
     @property
     def window(self) -> Tuple[int, int]:

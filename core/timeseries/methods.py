@@ -61,6 +61,9 @@ def blocks(method: str, series: StationSeries, wind: Optional[Wind], target_lon,
 
         model = load_series_model(entry.model, model_path or shipped_model(entry.model, entry.file), device,
                                   entry.advection)
+        if entry.model == "spin" and not model.advection:
+            ensure(progress).info("This SPIN model uses the diffusion kernel only (its card: trained without "
+                                  "advection), so the wind does not enter its graph.")
         u, v = _filled_wind(wind, series.values.shape)
         tu, tv = _filled_wind(target_wind, (target_lon.size, series.times.size))
         yield from infer_at_targets(model, series.lon, series.lat, series.values, u, v, target_lon, target_lat,

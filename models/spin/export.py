@@ -27,7 +27,8 @@ def check_inputs(ckpt: dict, nodes: int = 13, hours: int = 30, seed: int = 0):
     observed = rng.random((nodes, hours)) > 0.3
     value = np.where(observed, rng.gamma(2.0, 0.4, (nodes, hours)), 0.0)
     u, v = rng.normal(0, 2, (2, nodes, hours))
-    a_diff, a_adv = graphs.spin_supports(lon, lat, observed, u, v, ckpt["graph"]["sigma_km"], ckpt["graph"]["cutoff_km"])
+    a_diff, a_adv = graphs.spin_supports(lon, lat, observed, u, v, ckpt["graph"]["sigma_km"], ckpt["graph"]["cutoff_km"],
+                                         ckpt["graph"].get("advection", True))
     f = np.float32
     return {"value": value[None].astype(f), "observed": observed[None].astype(f),
             "wind": np.stack([u, v], -1)[None].astype(f), "a_diff": a_diff[None], "a_adv": a_adv[None]}

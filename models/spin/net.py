@@ -48,12 +48,22 @@ class KernelLayer(nn.Module):
         return h + torch.relu(self.diffusion(a_diff @ h) + self.advection(a_adv @ h) + self.self_loop(h))
 
 
-class SPIN(nn.Module):
-    FEATURES = 5  # initial estimate, observed flag, advected estimate, u, v
+def sharpened(a_diff, power: float):
+    """The diffusion support of a Gaussian sigma / sqrt(power) wide, from the support itself:
+    (K_ij o_j / sum_k K_ik o_k) ** p, renormalised per row, is exp(-p (d/sigma)^2) over the same
+    senders, so a narrower kernel needs no extra ONNX input."""
+    w = a_diff ** power
+    total = w.sum(dim=-1, keepdim=True)
+    return w / torch.where(total > 0, total, torch.ones_like(total))
 
-    def __init__(self, channels: int = 32, dilations=(1, 2, 4), layers: int = 2):
+
+class SPIN(nn.Module):
+    FEATURES = 5  # initial estimate, observed flag, advected estimate, u, v (+ one spread per extra scale)
+
+    def __init__(self, channels: int = 32, dilations=(1, 2, 4), layers: int = 2, sharpen=()):
         super().__init__()
-        self.tcn = TCN(self.FEATURES, channels, tuple(dilations))
+        self.sharpen = tuple(float(p) for p in sharpen)
+        self.tcn = TCN(self.FEATURES + len(self.sharpen), channels, tuple(dilations))
         self.kernels = nn.ModuleList([KernelLayer(channels) for _ in range(layers)])
         self.out = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(), nn.Linear(channels, 1))
 
@@ -65,8 +75,11 @@ class SPIN(nn.Module):
         spread = (a_diff @ v_t).squeeze(-1).transpose(1, 2)            # neighbours' mean (B, N, T)
         carried = (a_adv @ v_t).squeeze(-1).transpose(1, 2)            # upwind-weighted
         init = observed * value + (1 - observed) * spread
-        feats = torch.stack([init, observed, carried, wind[..., 0] / WIND_SCALE, wind[..., 1] / WIND_SCALE], 2)
-        h = self.tcn(feats.reshape(b * n, self.FEATURES, t))           # (B*N, C, T)
+        narrower = [observed * value + (1 - observed) * (sharpened(a_diff, p) @ v_t).squeeze(-1).transpose(1, 2)
+                    for p in self.sharpen]                             # the same mean over closer stations
+        feats = torch.stack([init, observed, carried, wind[..., 0] / WIND_SCALE, wind[..., 1] / WIND_SCALE]
+                            + narrower, 2)
+        h = self.tcn(feats.reshape(b * n, feats.shape[2], t))          # (B*N, C, T)
         return init, h.reshape(b, n, -1, t).permute(0, 3, 1, 2)
 
     def decode(self, init, h, a_diff, a_adv):

@@ -67,7 +67,9 @@ def train(args: argparse.Namespace) -> str:
     rng, say, _ = start_run(args.out, args.seed)
     data = node_masking.training_data(until=args.until)
     say(data.describe())
-    config = {"channels": args.channels, "dilations": [1, 2, 4], "layers": args.layers}
+    config = {"channels": args.channels, "dilations": [int(d) for d in args.dilations.split(",")], "layers": args.layers}
+    if args.sharpen:
+        config["sharpen"] = [float(p) for p in args.sharpen.split(",")]
     model = SPIN(**config)
     describe(model, config, say)
     head = InitHead(args.channels)
@@ -98,7 +100,8 @@ def train(args: argparse.Namespace) -> str:
         {"masking": masking,
          "loss": "L1 inference at hidden nodes + 0.5 x L1 of the initialisation head"
                  + (f" + {args.aod_weight} x AOD gradient term" if aod is not None else " (no AOD given)")},
-        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km}, normalisation,
+        {"sigma_km": args.sigma_km, "cutoff_km": args.cutoff_sigmas * args.sigma_km,
+         "advection": args.advection_share > 0}, normalisation,
         (export, "spin" if args.advection_share > 0 else "spin_diffusion"))
 
 
@@ -108,6 +111,9 @@ def main(argv=None):
     node_masking.add_series_arguments(ap, lr=2e-3, window=48, norm="window_mean")
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--dilations", default="1,2,4", help="the TCN's dilations, comma-separated")
+    ap.add_argument("--sharpen", default=None,
+                    help="powers p of extra diffusion-mean features at sigma / sqrt(p), comma-separated (e.g. 4)")
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
     ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
     ap.add_argument("--aod", default=None, help="AOD raster stack (lon/lat, band descriptions = times): loss only")
