@@ -64,7 +64,7 @@ def training_data(folder: str = None, until: str = None) -> TrainingData:
                         u[keep, train], v[keep, train], series.times[train])
 
 
-def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
+def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int, mask_share=MASK_SHARE
            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One sample: (node index, window start, truth (n, L), input with hidden nodes NaN,
     hidden mask (n,), u/v stacked (2, n, L))."""
@@ -76,7 +76,7 @@ def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
         if np.isfinite(truth).mean() > 0.5:
             break
     hidden = np.zeros(nodes, bool)
-    share = rng.uniform(*MASK_SHARE)
+    share = rng.uniform(*mask_share)
     hidden[rng.choice(nodes, size=max(1, min(nodes - 2, int(round(share * nodes)))), replace=False)] = True
     inp = truth.copy()
     inp[hidden] = np.nan
@@ -116,5 +116,5 @@ def save_run(args, say, module: str, name: str, model, config: dict, data: Train
     return path
 
 
-def masking_record(data: TrainingData) -> dict:
-    return {"subgraph_nodes": [MIN_NODES, len(data.ids)], "hidden_share": list(MASK_SHARE)}
+def masking_record(data: TrainingData, mask_share=MASK_SHARE) -> dict:
+    return {"subgraph_nodes": [MIN_NODES, len(data.ids)], "hidden_share": list(mask_share)}

@@ -226,3 +226,30 @@ def test_diffusion_only_row_is_a_spin_trained_without_the_advection_kernel():
     assert {k: v for k, v in card["graph"].items() if k != "advection"} == \
         {k: v for k, v in shipped["graph"].items() if k != "advection"}
     assert card["config"] == shipped["config"] and card["normalisation"] == shipped["normalisation"]
+
+
+def test_a_sharpened_support_is_the_narrower_gaussian():
+    """SPIN's extra spread features (--sharpen p) use the support's own power: sigma / sqrt(p)
+    over the same senders, so no extra ONNX input is needed."""
+    torch = pytest.importorskip("torch")
+    from airmap.models.spin.net import sharpened
+
+    lon, lat, values, u, v = random_nodes(12, 6)
+    observed = np.isfinite(values)
+    wide, _ = graphs.spin_supports(lon, lat, observed, u, v, 20.0, 60.0, advection=False)
+    narrow, _ = graphs.spin_supports(lon, lat, observed, u, v, 10.0, 60.0, advection=False)
+    got = sharpened(torch.from_numpy(wide), 4.0).numpy()
+    assert np.abs(got - narrow).max() < 1e-5
+    assert np.abs(wide - narrow).max() > 0.05
+
+
+def test_training_masks_the_share_of_nodes_asked_for():
+    pytest.importorskip("torch")
+    from airmap.models import node_masking
+    from airmap.models.spin.train import batch
+
+    data = node_masking.training_data()
+    hidden = batch(data, np.random.default_rng(2), 48, 6, node_masking.normalisation_card("window_mean"),
+                   mask_share=(0.5, 0.5))[6].numpy()[:, :, 0]
+    nodes = hidden.shape[1]
+    assert (hidden.sum(axis=1) == round(0.5 * nodes)).all()

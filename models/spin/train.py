@@ -26,13 +26,14 @@ ADVECTION_SHARE = 0.8  # samples with the advection kernel; the rest learn the n
 
 
 def batch(data, rng, length: int, size: int, normalisation: dict, sigma_km: float = SIGMA_KM,
-          cutoff_km: float = CUTOFF_KM, aod: np.ndarray = None, advection_share: float = ADVECTION_SHARE):
+          cutoff_km: float = CUTOFF_KM, aod: np.ndarray = None, advection_share: float = ADVECTION_SHARE,
+          mask_share=node_masking.MASK_SHARE):
     """Tensors of one batch: value, observed, wind, a_diff, a_adv, truth, hidden (normalised),
     and the AOD at the nodes (NaN where none) when an (S, T) ``aod`` table is given, else None."""
     n = node_masking.subgraph_size(data, rng)
     parts, aods = [], []
     for _ in range(size):
-        pick, t0, truth, inp, hidden, wind = node_masking.sample(data, rng, length, n)
+        pick, t0, truth, inp, hidden, wind = node_masking.sample(data, rng, length, n, mask_share)
         if aod is not None:
             aods.append(aod[pick, t0:t0 + length])
         observed = np.isfinite(inp)
@@ -75,6 +76,7 @@ def train(args: argparse.Namespace) -> str:
     head = InitHead(args.channels)
     trained = torch.nn.ModuleDict({"spin": model, "init_head": head})
     normalisation = node_masking.normalisation_card(args.norm)
+    mask_share = [float(x) for x in args.mask_share.split(",")] if args.mask_share else node_masking.MASK_SHARE
     if args.init:  # fine-tuning: start from an earlier run's weights (plain tensors only)
         start = torch.load(args.init, map_location="cpu", weights_only=True)
         model.load_state_dict(start["state_dict"])
@@ -86,7 +88,7 @@ def train(args: argparse.Namespace) -> str:
     def step_loss(step):
         value, observed, wind, a_diff, a_adv, truth, hidden, aod_batch = batch(
             data, rng, args.window, args.batch, normalisation, args.sigma_km, args.cutoff_sigmas * args.sigma_km, aod,
-            args.advection_share)
+            args.advection_share, mask_share)
         init, h = model.encode(value, observed, wind, a_diff, a_adv)
         estimate, first = model.decode(init, h, a_diff, a_adv), head(init, h)
         neighbours = None if aod_batch is None else a_diff.sum(dim=1)
@@ -94,7 +96,7 @@ def train(args: argparse.Namespace) -> str:
                          aod_weight=args.aod_weight)
 
     minutes = fit(trained, step_loss, args.steps, args.lr, say)
-    masking = dict(node_masking.masking_record(data), advection_share=args.advection_share)
+    masking = dict(node_masking.masking_record(data, mask_share), advection_share=args.advection_share)
     return node_masking.save_run(
         args, say, "airmap.models.spin.train", "spin", model, config, data, minutes,
         {"masking": masking,
@@ -112,6 +114,8 @@ def main(argv=None):
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--dilations", default="1,2,4", help="the TCN's dilations, comma-separated")
+    ap.add_argument("--mask-share", default=None,
+                    help="lowest,highest share of a sample's nodes hidden (default %s,%s)" % node_masking.MASK_SHARE)
     ap.add_argument("--sharpen", default=None,
                     help="powers p of extra diffusion-mean features at sigma / sqrt(p), comma-separated (e.g. 4)")
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
