@@ -27,18 +27,20 @@ def random_nodes(n, t, seed=3):
     return lon, lat, values, u, v
 
 
-@pytest.mark.parametrize("task", ["spin", "ignnk"])
-def test_onnx_matches_torch_on_another_graph_size(task, tmp_path):
+@pytest.mark.parametrize("variant", ["spin", "spin with narrower supports", "ignnk"])
+def test_onnx_matches_torch_on_another_graph_size(variant, tmp_path):
     torch = pytest.importorskip("torch")
     from airmap.core.timeseries.infer import load_series_model
     from airmap.models.series_export import export_checked, series_card
 
     torch.manual_seed(0)
+    task = variant.split()[0]
     if task == "spin":
         from airmap.models.spin.export import INPUTS, check_inputs
         from airmap.models.spin.net import SPIN
 
-        ckpt = fake_checkpoint({"channels": 8, "dilations": [1, 2], "layers": 2},
+        narrower = {"sharpen": [4.0, 16.0], "sharpen_layers": True} if "narrower" in variant else {}
+        ckpt = fake_checkpoint(dict({"channels": 8, "dilations": [1, 2], "layers": 2}, **narrower),
                                {"sigma_km": 10.0, "cutoff_km": 30.0}, {"length": 48, "keep": 24})
         model = SPIN(**ckpt["config"]).eval()
         axes = {k: {1: "a", 2: "b"} for k in ("value", "observed", "wind", "estimate")}

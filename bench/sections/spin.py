@@ -65,8 +65,12 @@ def section(quick: bool) -> str:
         runs = card.get("selection", [])
         chosen = (f"; settings chosen among {len(runs)} runs on the October validation split (best MAE "
                   f"{min(r['validation']['MAE'] for r in runs):.2f})" if runs else "")
-        parts.append(f"- `{METHODS[method].file or method + '.onnx'}`: {card['parameters']:,} parameters, "
-                     f"{card['normalisation']['kind']} normalisation; {card['training']['budget']}{chosen}.")
+        cpu = card["training"].get("process_cpu_minutes")
+        cpu = f" ({cpu:.1f} min process CPU)" if cpu else ""
+        members = card["config"].get("members")
+        kind = f"mean of {members} seeds, " if members else ""
+        parts.append(f"- `{METHODS[method].file or method + '.onnx'}`: {kind}{card['parameters']:,} parameters, "
+                     f"{card['normalisation']['kind']} normalisation; {card['training']['budget']}{cpu}{chosen}.")
     parts.append("")
     verdicts = []
     for share in (0.25, 0.5):

@@ -36,16 +36,21 @@ class TCN(nn.Module):
 
 
 class KernelLayer(nn.Module):
-    """H <- H + relu(A_D H W_D + A_A H W_A + H W_S): diffusion and advection in parallel."""
+    """H <- H + relu(A_D H W_D + A_A H W_A + H W_S): diffusion and advection in parallel
+    (+ sum_k A_Dk H W_Dk over the narrower diffusion supports, when given)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, narrower: int = 0):
         super().__init__()
         self.diffusion = nn.Linear(channels, channels)
         self.advection = nn.Linear(channels, channels, bias=False)
         self.self_loop = nn.Linear(channels, channels, bias=False)
+        self.narrower = nn.ModuleList([nn.Linear(channels, channels, bias=False) for _ in range(narrower)])
 
-    def forward(self, h, a_diff, a_adv):  # h (B, T, N, C), supports (B, T, N, N)
-        return h + torch.relu(self.diffusion(a_diff @ h) + self.advection(a_adv @ h) + self.self_loop(h))
+    def forward(self, h, a_diff, a_adv, narrower=()):  # h (B, T, N, C), supports (B, T, N, N)
+        x = self.diffusion(a_diff @ h) + self.advection(a_adv @ h) + self.self_loop(h)
+        for w, a in zip(self.narrower, narrower):
+            x = x + w(a @ h)
+        return h + torch.relu(x)
 
 
 def sharpened(a_diff, power: float):
@@ -60,11 +65,14 @@ def sharpened(a_diff, power: float):
 class SPIN(nn.Module):
     FEATURES = 5  # initial estimate, observed flag, advected estimate, u, v (+ one spread per extra scale)
 
-    def __init__(self, channels: int = 32, dilations=(1, 2, 4), layers: int = 2, sharpen=()):
+    def __init__(self, channels: int = 32, dilations=(1, 2, 4), layers: int = 2, sharpen=(),
+                 sharpen_layers: bool = False):
         super().__init__()
         self.sharpen = tuple(float(p) for p in sharpen)
+        self.sharpen_layers = bool(sharpen_layers)   # the graph layers also propagate over the narrower supports
         self.tcn = TCN(self.FEATURES + len(self.sharpen), channels, tuple(dilations))
-        self.kernels = nn.ModuleList([KernelLayer(channels) for _ in range(layers)])
+        extra = len(self.sharpen) if self.sharpen_layers else 0
+        self.kernels = nn.ModuleList([KernelLayer(channels, extra) for _ in range(layers)])
         self.out = nn.Sequential(nn.Linear(channels, channels), nn.ReLU(), nn.Linear(channels, 1))
 
     def encode(self, value, observed, wind, a_diff, a_adv):
@@ -83,8 +91,9 @@ class SPIN(nn.Module):
         return init, h.reshape(b, n, -1, t).permute(0, 3, 1, 2)
 
     def decode(self, init, h, a_diff, a_adv):
+        narrower = [sharpened(a_diff, p) for p in self.sharpen] if self.sharpen_layers else []
         for layer in self.kernels:
-            h = layer(h, a_diff, a_adv)
+            h = layer(h, a_diff, a_adv, narrower)
         return self.out(h).squeeze(-1).permute(0, 2, 1) + init
 
     def forward(self, value, observed, wind, a_diff, a_adv):

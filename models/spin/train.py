@@ -71,6 +71,8 @@ def train(args: argparse.Namespace) -> str:
     config = {"channels": args.channels, "dilations": [int(d) for d in args.dilations.split(",")], "layers": args.layers}
     if args.sharpen:
         config["sharpen"] = [float(p) for p in args.sharpen.split(",")]
+    if args.sharpen_layers:
+        config["sharpen_layers"] = True
     model = SPIN(**config)
     describe(model, config, say)
     head = InitHead(args.channels)
@@ -118,6 +120,8 @@ def main(argv=None):
                     help="lowest,highest share of a sample's nodes hidden (default %s,%s)" % node_masking.MASK_SHARE)
     ap.add_argument("--sharpen", default=None,
                     help="powers p of extra diffusion-mean features at sigma / sqrt(p), comma-separated (e.g. 4)")
+    ap.add_argument("--sharpen-layers", action="store_true",
+                    help="the graph layers also propagate over the --sharpen supports")
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
     ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
     ap.add_argument("--aod", default=None, help="AOD raster stack (lon/lat, band descriptions = times): loss only")
