@@ -17,8 +17,6 @@ import re
 import torch
 from torch import nn
 
-# what may differ between members: the seed, the output folder and the measured budget
-_SEED = re.compile(r"--seed \d+ ")
 _MINUTES = re.compile(r"([0-9.]+) min on [^,]*")
 
 
@@ -40,6 +38,19 @@ def build(net, config: dict) -> nn.Module:
     return net(**config) if members is None else MeanOf([net(**config) for _ in range(members)])
 
 
+def _flags(command: str) -> dict:
+    """{flag: value} of a recorded training command, without --seed (flag order does not matter)."""
+    flags, key = {}, None
+    for token in command.split():
+        if token.startswith("--"):
+            key = token
+            flags[key] = ""
+        elif key is not None:
+            flags[key] = (flags[key] + " " + token).strip()
+    flags.pop("--seed", None)
+    return flags
+
+
 def _same(ckpts, key: str, paths) -> None:
     first = ckpts[0][key]
     for ckpt, path in zip(ckpts[1:], paths[1:]):
@@ -53,7 +64,7 @@ def combine(paths, out: str) -> dict:
     for key in ("config", "graph", "window", "normalisation"):
         _same(ckpts, key, paths)
     commands = [c["training"]["command"] for c in ckpts]
-    if len({_SEED.sub("--seed S ", c) for c in commands}) != 1:
+    if any(_flags(c) != _flags(commands[0]) for c in commands[1:]):
         raise ValueError("the members' training commands differ in more than --seed")
     seeds = [c["training"]["seed"] for c in ckpts]
     if len(set(seeds)) != len(seeds):

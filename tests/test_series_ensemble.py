@@ -101,3 +101,13 @@ def test_a_diffusion_only_card_switches_the_advection_kernel_off(tmp_path):
         kernel_off = model.predict(lon, lat, values, u, v)
         assert np.allclose(windy, kernel_off, atol=1e-5) == (not flag)
         assert not np.allclose(calm, windy)
+
+
+def test_member_commands_may_differ_only_in_the_seed():
+    from airmap.models.series_ensemble import _flags
+
+    a = "python -m x.train --seed 1 --steps 30 --norm window_mean --hidden 100 --out <dir>"
+    b = "python -m x.train --seed 2 --steps 30 --hidden 100 --norm window_mean --out <dir>"
+    assert _flags(a) == _flags(b)
+    assert _flags(a) != _flags(b.replace("--steps 30", "--steps 60"))
+    assert _flags(a) != _flags(a.replace(" --hidden 100", ""))
