@@ -97,8 +97,20 @@ def export_main(export, doc: str, argv=None) -> None:
     ap.add_argument("--no-score", action="store_true", help="skip the held-out scores (tests)")
     ap.add_argument("--selection", nargs="*", default=(),
                     help="checkpoints of the validation runs the settings were chosen from (recorded in the card)")
+    ap.add_argument("--selection-only", action="store_true",
+                    help="keep the exported ONNX file and its scores; only rewrite the card's selection record")
     args = ap.parse_args(argv)
-    card = export(args.checkpoint, args.onnx, not args.no_score)
+    if args.selection_only:
+        import onnx
+
+        from ..core.modelcard import decode_card
+
+        meta = {p.key: p.value for p in onnx.load(args.onnx).metadata_props}
+        card = decode_card(meta, source=args.onnx)
+        if card["training"] != torch.load(args.checkpoint, map_location="cpu", weights_only=True)["training"]:
+            raise ValueError(f"{args.onnx} was not exported from {args.checkpoint}")
+    else:
+        card = export(args.checkpoint, args.onnx, not args.no_score)
     if args.selection:
         card["selection"] = selection_record(args.selection)
         write_card(args.onnx, card)

@@ -111,3 +111,28 @@ def test_member_commands_may_differ_only_in_the_seed():
     assert _flags(a) == _flags(b)
     assert _flags(a) != _flags(b.replace("--steps 30", "--steps 60"))
     assert _flags(a) != _flags(a.replace(" --hidden 100", ""))
+
+
+def test_selection_only_rewrites_the_card_and_keeps_the_network(tmp_path):
+    """A late selection run is recorded in the card without re-exporting (or re-scoring) the
+    model; a checkpoint that is not the file's own is refused."""
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    from airmap.core.modelcard import decode_card
+    from airmap.models.spin.export import main
+
+    run = member(torch, tmp_path, 1)
+    onnx_path = str(tmp_path / "spin.onnx")
+    main([run, onnx_path, "--no-score"])
+    before = onnx.load(onnx_path).graph.SerializeToString()
+    selection = member(torch, tmp_path, 2)
+    ckpt = torch.load(selection, weights_only=True)
+    ckpt["training"]["validation"] = {"MAE": 1.5}
+    torch.save(ckpt, selection)
+    main([run, onnx_path, "--selection-only", "--selection", selection])
+    model = onnx.load(onnx_path)
+    card = decode_card({p.key: p.value for p in model.metadata_props})
+    assert card["selection"] == [{"command": ckpt["training"]["command"], "validation": {"MAE": 1.5}}]
+    assert model.graph.SerializeToString() == before
+    with pytest.raises(ValueError, match="was not exported from"):
+        main([selection, onnx_path, "--selection-only", "--selection", selection])

@@ -265,3 +265,28 @@ def test_a_graphical_model_chains_widetolong_into_spin(airmap_provider, tmp_path
     with rasterio.open(out[hourly]) as ds:
         assert ds.count == 6 and ds.descriptions[0] == "2014-05-01T01:00:00"
         assert np.isfinite(ds.read(masked=True)).all()
+
+
+def test_spin_runs_the_diffusion_only_model_without_the_advection_kernel(airmap_provider, pm25_layer, targets_layer,
+                                                                         wind_layer):
+    """MODEL = the bench's "diffusion only" file: its card switches the advection kernel off (its
+    advection weights were never trained), whatever wind is given, and the log says so."""
+    from airmap.core.timeseries.infer import shipped_model
+
+    logs = {}
+    for name in ("spin.onnx", "spin_diffusion.onnx"):
+        feedback = QgsProcessingFeedback()
+        logs[name] = messages_of(feedback)
+        res = run("spin", series_params(pm25_layer, WIND_INPUT=wind_layer, WIND_TIME_FIELD="time",
+                                        WIND_SPEED_FIELD="wspm", WIND_DIRECTION_FIELD="wd", TARGETS=targets_layer,
+                                        TARGET_ID_FIELD="sensor", OUTPUT_POINTS="memory:",
+                                        MODEL=shipped_model("spin", name)), feedback=feedback)
+        layer = res["OUTPUT_POINTS"]
+        values, _ = collect(layer if isinstance(layer, QgsVectorLayer) else QgsVectorLayer(layer))
+        truth = truth_at_targets()
+        pred = np.concatenate([values[k] for k in truth])
+        obs = np.concatenate([truth[k] for k in truth])
+        ok = np.isfinite(obs)
+        assert np.corrcoef(pred[ok], obs[ok])[0, 1] > 0.8
+    assert any("diffusion kernel only (its card" in m for m in logs["spin_diffusion.onnx"])
+    assert not any("diffusion kernel only (its card" in m for m in logs["spin.onnx"])
