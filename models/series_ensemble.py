@@ -97,13 +97,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
     ckpt = combine(args.checkpoints, args.out)
     print(f"wrote {args.out}: {ckpt['training']['ensemble']}")
-    until = [c for c in ckpt["training"]["command"][0].split(" --until ")[1:]]
+    until = _flags(ckpt["training"]["command"][0]).get("--until")
     if until:  # selection members: validate the ensemble on the held-back training month
         if args.model == "spin":
             from .spin.export import export
         else:
             from .ignnk.export import export
-        scores = validate(args.out, export, args.model, until[0].split()[0])
+        scores = validate(args.out, export, args.model, until)
         print(f"validation ({args.model} ensemble): {scores}")
         ckpt["training"]["validation"] = scores
         torch.save(ckpt, args.out)
