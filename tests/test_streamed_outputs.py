@@ -1,0 +1,54 @@
+"""Station and any-resolution methods hand their maps on in row strips (written as they come)
+with the values of the whole-map path: kriging, HF-SDF's read-outs, PointConv."""
+import sys
+
+import numpy as np
+import pytest
+
+from airmap.core.grid import Grid
+from airmap.core.stations import Stations
+
+
+def _stations(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(100, 110, n), rng.uniform(30, 38, n)
+    return Stations(x, y, 30 + 5 * np.sin(x) + 3 * np.cos(y) + rng.normal(0, 0.5, n))
+
+
+@pytest.mark.parametrize("neighbours", [8, None])
+def test_kriging_strips_equal_kriging_every_cell_at_once(neighbours):
+    from airmap.core.baselines.kriging import kriging_at, kriging_rows
+
+    st, grid = _stations(), Grid.from_extent(100, 30, 110, 38, 0.25, "EPSG:4326")
+    strips = list(kriging_rows(st, grid, neighbours=neighbours, rows=3))
+    assert [r0 for r0, _, _ in strips] == list(range(0, grid.height, 3))
+    est = np.concatenate([e for _, e, _ in strips])
+    var = np.concatenate([v for _, _, v in strips])
+    xs, ys = grid.cell_centres()
+    whole_est, whole_var = kriging_at(st, xs, ys, geographic=True, neighbours=neighbours)
+    np.testing.assert_allclose(est, whole_est.reshape(grid.shape), rtol=1e-6)
+    np.testing.assert_allclose(var, whole_var.reshape(grid.shape), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("surface", ["root", "marching-cubes"])
+def test_hfsdf_strips_equal_the_whole_map(surface, monkeypatch):
+    from airmap.core.hfsdf import Observations, reconstruct
+    from airmap.core.hfsdf.reconstruct import load_decoder
+
+    module = sys.modules["airmap.core.hfsdf.reconstruct"]   # the package exports a function of that name
+
+    obs = Observations.from_stations(_stations(60, 1))
+    grid = Grid.from_extent(100, 30, 110, 38, 0.3, "EPSG:4326")
+    decoder = load_decoder(threads=1)
+    kw = dict(decoder=decoder, iterations=3, confidence=True, surface=surface, mc_levels=32)
+    whole = reconstruct(obs, grid, **kw)
+    monkeypatch.setattr(module, "READOUT_BLOCK", grid.width * 4)    # strips of 4 rows
+    values, conf, starts = np.full(grid.shape, np.nan, np.float32), np.full(grid.shape, np.nan, np.float32), []
+
+    def sink(r0, rows, residual):
+        values[r0:r0 + len(rows)], conf[r0:r0 + len(rows)] = rows, residual
+        starts.append(r0)
+    streamed = reconstruct(obs, grid, sink=sink, **kw)
+    assert streamed.values is None and starts == list(range(0, grid.height, 4))
+    np.testing.assert_array_equal(values, whole.values)
+    np.testing.assert_array_equal(conf, whole.confidence)
