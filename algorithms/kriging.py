@@ -29,11 +29,12 @@ class KrigingAlgorithm(StationGridAlgorithm):
 
     STREAMED = True
 
-    def interpolate_rows(self, stations, grid, parameters, context, progress):
+    def interpolate_into(self, stations, grid, parameters, context, progress, write):
         from ..core.baselines.kriging import kriging_rows
 
         variogram = VARIOGRAMS[self.parameterAsEnum(parameters, "VARIOGRAM", context)]
         neighbours = self.parameterAsInt(parameters, "N_NEIGHBOURS", context) or None
         for r0, est, var in kriging_rows(stations, grid, variogram=variogram, neighbours=neighbours,
                                          progress=progress):
-            yield r0, {"OUTPUT": est, "VARIANCE_OUTPUT": var}
+            write("OUTPUT", r0, est)
+            write("VARIANCE_OUTPUT", r0, var)

@@ -17,9 +17,10 @@ class StationGridAlgorithm(AirmapAlgorithm):
         ``self.output_paths`` holds the raster outputs asked for (an empty path: not wanted)."""
         raise NotImplementedError
 
-    def interpolate_rows(self, stations, grid, parameters, context, progress):
-        """For STREAMED methods: yield (first row, {output name: rows}) strips in row order;
-        each strip goes to its file as it comes, so no output is held whole."""
+    def interpolate_into(self, stations, grid, parameters, context, progress, write):
+        """For STREAMED methods: hand every strip to ``write(output name, first row, rows)``,
+        rows of each output in order; each goes to its file as it comes, so no output is held
+        whole (strips of outputs not asked for are dropped)."""
         raise NotImplementedError
 
     def process(self, parameters, context, feedback):
@@ -39,7 +40,8 @@ class StationGridAlgorithm(AirmapAlgorithm):
         wanted = {key: path for key, path in self.output_paths.items() if path}
         labels = {key: f"{field} {self.METHOD_LABEL}" + ("" if key == "OUTPUT" else " variance") for key in wanted}
         if self.STREAMED:
-            self._write_strips(self.interpolate_rows(stations, grid, parameters, context, self.progress(feedback)),
+            self._write_strips(lambda write: self.interpolate_into(stations, grid, parameters, context,
+                                                                   self.progress(feedback), write),
                                wanted, labels, grid, units)
         else:
             results = self.interpolate(stations, grid, parameters, context, self.progress(feedback))
@@ -59,17 +61,14 @@ class StationGridAlgorithm(AirmapAlgorithm):
             outputs[key] = path
         return outputs
 
-    def _write_strips(self, strips, wanted, labels, grid, units):
+    def _write_strips(self, run, wanted, labels, grid, units):
         from ..core.raster_io import RasterWriter  # rasterio: see provider/__init__.py
 
         writers = {}
         try:
             for key, path in wanted.items():
                 writers[key] = RasterWriter(path, grid, 1, [labels[key]], units)
-            for r0, parts in strips:
-                for key, rows in parts.items():
-                    if key in writers:
-                        writers[key].write(0, r0, rows)
+            run(lambda key, r0, rows: writers[key].write(0, r0, rows) if key in writers else None)
             for key, writer in writers.items():
                 self._written.append(writer.close())
         except BaseException:

@@ -52,3 +52,44 @@ def test_hfsdf_strips_equal_the_whole_map(surface, monkeypatch):
     assert streamed.values is None and starts == list(range(0, grid.height, 4))
     np.testing.assert_array_equal(values, whole.values)
     np.testing.assert_array_equal(conf, whole.confidence)
+
+
+@pytest.mark.parametrize("cell, resolution, with_covariates", [(0.05, "output", False), (0.02, "auto", True),
+                                                               (0.05, "output", True)])
+def test_pointconv_strips_equal_the_whole_field(cell, resolution, with_covariates):
+    from airmap.core import pointconv as pc
+    from airmap.core.pointconv_stream import stream_pm25
+    from airmap.core.raster_io import Raster
+
+    st = _stations(300, 2)
+    grid = Grid.from_extent(100, 30, 110, 38, cell, "EPSG:4326")
+    covariates = None
+    if with_covariates:   # rasters on another grid, with a gap: resampled window by window
+        src = Grid.from_extent(99, 29, 111, 39, 0.037, "EPSG:4326")
+        yy, xx = np.mgrid[0:src.height, 0:src.width]
+        dem = (500 + 300 * np.sin(xx / 20) * np.cos(yy / 15)).astype(np.float32)
+        dem[5:40, 10:30] = np.nan
+        covariates = {"dem": Raster(dem[None], src, ["dem"]),
+                      "urban": Raster((np.cos(xx / 9) ** 2).astype(np.float32)[None], src, ["urban"])}
+    kw = dict(threads=1, resolution=resolution, tile=96, overlap=16, covariates=covariates)
+    whole = pc.predict_pm25(st, grid, **kw)
+    out, strips = np.full(grid.shape, np.nan, np.float32), []
+
+    def sink(r0, rows):
+        out[r0:r0 + len(rows)] = rows
+        strips.append((r0, len(rows)))
+    variant, factor, _ = stream_pm25(st, grid, sink, **kw)
+    assert (variant, factor) == (whole.variant, whole.factor) and (factor > 1) == (resolution == "auto")
+    assert len(strips) > 1 and [r0 for r0, _ in strips] == list(np.cumsum([0] + [n for _, n in strips])[:-1])
+    assert max(n for _, n in strips) <= 96 * factor + 2          # about one tile row at a time
+    np.testing.assert_allclose(out, whole.field, rtol=1e-5, atol=1e-4)
+
+
+def test_pointconv_streamed_covariate_without_data_is_refused():
+    from airmap.core.pointconv_stream import stream_pm25
+    from airmap.core.raster_io import Raster
+
+    grid = Grid.from_extent(100, 30, 110, 38, 0.1, "EPSG:4326")
+    far = Raster(np.ones((1, 10, 10), np.float32), Grid.from_extent(0, 0, 1, 1, 0.1, "EPSG:4326"), ["dem"])
+    with pytest.raises(Exception, match="DEM raster has no data inside the extent"):
+        stream_pm25(_stations(), grid, lambda r0, rows: None, threads=1, covariates={"dem": far})
