@@ -11,7 +11,7 @@ from ..core.errors import AirmapInputError
 from ..provider.algorithm import AirmapAlgorithm
 
 # Same order as core/batch/methods.METHODS (kept literal: that module is imported only to run).
-METHOD_KEYS = ("bicubic", "abpn", "lineartime", "xvfi", "deepcams", "hfsdf", "idw", "kriging", "pointconv")
+METHOD_KEYS = ("bicubic", "abpn", "lineartime", "xvfi", "deepcams", "hfsdf", "idw", "kriging", "pointconv", "spin")
 
 
 class BatchAlgorithm(AirmapAlgorithm):
