@@ -16,6 +16,7 @@ NEIGHBOURS = 40  # moving neighbourhood: local kriging, as national networks are
 N_LAGS = 20      # fine lags resolve the short-range structure that interpolation depends on
 MAX_MATRIX = 20_000_000  # cells x stations per chunk: bounds PyKrige's vectorised memory
 LOCAL_STEP = 50_000      # cells per call to PyKrige's moving-neighbourhood C backend
+STRIP_CELLS = 8192       # cells per strip of kriging_rows: PyKrige's working memory grows with the cells per call
 
 
 def _merge_duplicates(st: Stations) -> Stations:
@@ -52,13 +53,13 @@ def kriging_rows(stations: Stations, grid: Grid, variogram: str = "exponential",
                  progress: Optional[Progress] = None, rows: Optional[int] = None
                  ) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
     """``ordinary_kriging`` strip by strip: (first row, estimate rows, variance rows) float32,
-    ``rows`` rows at a time (default: about 50,000 cells), one variogram fit for all strips;
+    ``rows`` rows at a time (default: about ``STRIP_CELLS`` cells), one variogram fit for all strips;
     the coordinates and results of one strip are all that is held."""
     if geographic is None:
         geographic = is_geographic(grid.crs)
     progress = ensure(progress)
     krige = _kriging_model(stations, variogram, geographic, neighbours)
-    rows = int(rows or max(1, LOCAL_STEP // grid.width))
+    rows = int(rows or max(1, STRIP_CELLS // grid.width))
     xc, yc = grid.x_centres(), grid.y_centres()
     progress.set(0.0)
     for r0 in range(0, grid.height, rows):

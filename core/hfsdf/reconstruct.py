@@ -30,7 +30,8 @@ MODES = ("coded", "single-map")
 SURFACES = ("root", "marching-cubes")
 DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "hfsdf",
                                               "hfsdf.onnx"))
-READOUT_BLOCK = 262144  # pixels per root-finding block: bounds memory for any output size
+READOUT_BLOCK = 65536  # pixels per root-finding block: bounds memory for any output size (the decoder
+#                        holds a few hundred bytes per query point: ~0.1 GB per block)
 TORCH_HINT = ("Single-map mode trains a network with PyTorch, which is not installed in QGIS's Python. "
               "In QGIS use Plugins > airmap > Install PyTorch (training and fine-tuning); outside QGIS, "
               + TORCH_INSTALL + "; or choose MODE 'coded', which needs only the shipped ONNX model.")
