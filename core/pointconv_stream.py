@@ -17,9 +17,9 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 
 from .grid import Grid
-from .pointconv import (COVARIATE_LABELS, COVARIATES, DEFAULT_OVERLAP, DEFAULT_TILE, DIVISORS, MULTIPLE,
-                        VARIANT_VARIABLES, AirmapInputError, channel_names, covariate_on_grid, predict_pm25,
-                        prepare_run)
+from .errors import AirmapInputError
+from .pointconv import (COVARIATE_LABELS, COVARIATES, DEFAULT_OVERLAP, DEFAULT_TILE, MULTIPLE, VARIANT_VARIABLES,
+                        assemble_channels, channel_names, covariate_on_grid, predict_pm25, prepare_run)
 from .progress import Progress, ensure
 from .stations import Stations
 
@@ -110,29 +110,22 @@ class ChannelWindows:
         r0, r1, _ = rows.indices(self.shape[1])
         c0, c1, _ = cols.indices(self.shape[2])
         h, w = self.work.shape
-        out = np.zeros((self.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
-        k = 0
+        sparse = {}
         for v in VARIANT_VARIABLES[self.variant]:
             cr, cc, means = self.cells[v]
             inside = (cr >= r0) & (cr < r1) & (cc >= c0) & (cc < c1)
-            divisor = self.scale if v == "pm25" else DIVISORS[v]
-            out[k, cr[inside] - r0, cc[inside] - c0] = means[inside] / divisor
-            out[k + 1, cr[inside] - r0, cc[inside] - c0] = 1.0
-            k += 2
+            value, mask = np.zeros((2, r1 - r0, c1 - c0), dtype=np.float32)
+            value[cr[inside] - r0, cc[inside] - c0] = means[inside]
+            mask[cr[inside] - r0, cc[inside] - c0] = 1.0
+            sparse[v] = (value, mask)
         # Covariates: rows/cols past the grid repeat its last row/col (run_network's edge padding).
-        rr = np.minimum(np.arange(r0, r1), h - 1)
-        ccs = np.minimum(np.arange(c0, c1), w - 1)
+        rr, ccs = np.minimum(np.arange(r0, r1), h - 1), np.minimum(np.arange(c0, c1), w - 1)
+        covariates = {}
         for c in COVARIATES:
             if self.covariates[c] is not None:
-                lo_r, lo_c = int(rr[0]), int(ccs[0])
-                arr = self._covariate(c, lo_r, int(rr[-1]) + 1, lo_c, int(ccs[-1]) + 1).astype(np.float64)
-                arr = arr[np.ix_(rr - lo_r, ccs - lo_c)]
-                if c == "urban":
-                    arr = np.clip(arr, 0.0, 1.0)
-                out[k] = np.where(np.isfinite(arr), arr, 0.0) / DIVISORS[c]
-                out[k + 1] = 1.0
-            k += 2
-        return out
+                arr = self._covariate(c, int(rr[0]), int(rr[-1]) + 1, int(ccs[0]), int(ccs[-1]) + 1)
+                covariates[c] = arr[np.ix_(rr - rr[0], ccs - ccs[0])]
+        return assemble_channels(self.variant, sparse, covariates, self.scale)
 
 
 def _resample(raster, window: Grid) -> np.ndarray:

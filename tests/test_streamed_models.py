@@ -10,6 +10,7 @@ from airmap.core.grid import Grid
 from airmap.core.nodata import fill_nearest
 from airmap.core.normalise import fit_normaliser, fit_normaliser_streamed
 from airmap.core.raster_io import RasterReader, write_raster
+from helpers import run_under_memory_cap
 
 
 def _gappy(rng, shape, offset=20.0):
@@ -110,17 +111,11 @@ def test_streamed_deepcams_equals_whole_read(tmp_path):
 
 
 CAPPED_XVFI = """
-import resource, sys
-sys.path.insert(0, {pkg!r})
 from airmap.core.band_source import ReaderBands
 from airmap.core.frame_interp import interpolate_frames, load_xvfi
 from airmap.core.raster_io import RasterReader, RasterWriter
 model = load_xvfi(threads=1)
-# RLIMIT_DATA caps the data segment and private mappings, from what this process maps now.
-with open("/proc/self/status") as fh:
-    used = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmData:"))
-cap = used + {extra_mb} * 2**20
-resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+# CAP
 reader = RasterReader({src!r})
 if {whole}:
     interpolate_frames(reader.read_bands(), model, tile=128)     # the whole stack: must not fit
@@ -134,15 +129,10 @@ print("done")
 def test_xvfi_on_a_stack_larger_than_a_memory_cap(tmp_path):
     """40 bands of 1200² float32 (220 MiB; two with data, the rest no-data so the network runs
     once and the test stays short) through streamed XVFI under a 180 MiB cap above start-up."""
-    import os
-    import subprocess
-    import sys
-
     import rasterio
 
     from airmap.core.raster_io import RasterWriter
 
-    pkg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pkg")
     side, count = 1200, 40
     grid = Grid(Affine(0.01, 0, 100.0, 0, -0.01, 40.0), side, side, "EPSG:4326")
     src, dst = str(tmp_path / "stack.tif"), str(tmp_path / "x3.tif")
@@ -153,15 +143,7 @@ def test_xvfi_on_a_stack_larger_than_a_memory_cap(tmp_path):
                 ys = np.arange(r0, min(side, r0 + 256), dtype=np.float32)[:, None]
                 rows = 40 + 20 * np.sin(xs / 50 + b) * np.cos(ys / 70) if b < 2 else np.full((len(ys), side), np.nan)
                 writer.write(b, r0, rows.astype(np.float32))
-
-    def run(whole):
-        code = CAPPED_XVFI.format(pkg=pkg, src=src, dst=dst, extra_mb=180, whole=whole)
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-
-    capped_whole = run(True)
-    assert capped_whole.returncode != 0 and "MemoryError" in capped_whole.stderr   # the cap bites
-    streamed = run(False)
-    assert streamed.returncode == 0 and "done" in streamed.stdout, streamed.stderr
+    run_under_memory_cap(CAPPED_XVFI, 180, src=src, dst=dst)
     with rasterio.open(dst) as out, rasterio.open(src) as original:
         assert out.count == 3 * (count - 1) + 1 and (out.width, out.height) == (side, side)
         window = rasterio.windows.Window(600, 600, 4, 4)
