@@ -93,3 +93,14 @@ def test_pointconv_streamed_covariate_without_data_is_refused():
     far = Raster(np.ones((1, 10, 10), np.float32), Grid.from_extent(0, 0, 1, 1, 0.1, "EPSG:4326"), ["dem"])
     with pytest.raises(Exception, match="DEM raster has no data inside the extent"):
         stream_pm25(_stations(), grid, lambda r0, rows: None, threads=1, covariates={"dem": far})
+
+
+def test_hfsdf_height_prior_of_a_large_band_is_built_from_a_bounded_sample():
+    from airmap.core.hfsdf.prior import HeightPrior
+
+    yy, xx = np.mgrid[0:300, 0:300] / 299.0 * 2 - 1           # a 300² band's cell centres in the cube
+    points = np.column_stack([xx.ravel(), yy.ravel(), 0.3 * xx.ravel() - 0.2 * yy.ravel()])
+    prior = HeightPrior(points, max_points=5000)
+    assert prior._nearest.points.shape[0] == 5000             # the triangulation's size is bounded
+    xy = np.random.default_rng(0).uniform(-0.9, 0.9, (200, 2))
+    np.testing.assert_allclose(prior(xy), 0.3 * xy[:, 0] - 0.2 * xy[:, 1], atol=1e-9)   # a plane stays exact
