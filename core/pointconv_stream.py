@@ -24,6 +24,7 @@ from .progress import Progress, ensure
 from .stations import Stations
 
 Sink = Callable[[int, np.ndarray], None]   # (first output row, rows (n, W) float32)
+OUT_ROWS = 64   # output rows interpolated at a time from the working grid
 
 
 def stream_pm25(stations: Stations, grid: Grid, sink: Sink, *, covariates=None, met_stations=None,
@@ -162,13 +163,13 @@ class RowResampler:
         stop = self.done
         while stop < self.dst.height and (complete or self.needs[stop] < have):
             stop += 1
-        if stop > self.done:
-            out_rows = self.rows[self.done:stop]
-            rr, cc = np.meshgrid(out_rows, self.cols, indexing="ij")
+        for first in range(self.done, stop, OUT_ROWS):   # small blocks: coordinates are float64 per cell
+            last = min(stop, first + OUT_ROWS)
+            rr, cc = np.meshgrid(self.rows[first:last], self.cols, indexing="ij")
             # rows outside [base, have) are only read where the whole field would clamp them too
             block = self._map(self.buffer, [rr - self.base, cc], order=1, mode="nearest").astype(np.float32)
-            self.sink(self.done, block)
-            self.done = stop
+            self.sink(first, block)
+        self.done = max(self.done, stop)
         keep_from = int(self.first_needed[self.done]) if self.done < self.dst.height else have
         drop = max(0, keep_from - self.base)
         if drop:

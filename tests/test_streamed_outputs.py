@@ -81,7 +81,7 @@ def test_pointconv_strips_equal_the_whole_field(cell, resolution, with_covariate
     variant, factor, _ = stream_pm25(st, grid, sink, **kw)
     assert (variant, factor) == (whole.variant, whole.factor) and (factor > 1) == (resolution == "auto")
     assert len(strips) > 1 and [r0 for r0, _ in strips] == list(np.cumsum([0] + [n for _, n in strips])[:-1])
-    assert max(n for _, n in strips) <= 96 * factor + 2          # about one tile row at a time
+    assert max(n for _, n in strips) <= 96 * factor + 2          # at most about one tile row at a time
     np.testing.assert_allclose(out, whole.field, rtol=1e-5, atol=1e-4)
 
 
