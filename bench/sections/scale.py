@@ -1,8 +1,8 @@
 """Scale: peak memory as rasters grow (streamed vs in-memory) and airmap:batch throughput.
 
-1. Peak RSS of the code paths of airmap:bicubic, airmap:abpn and airmap:idw at 1×, 4× and
-   16× pixels, each in a fresh process, beside the in-memory path (read whole, compute whole,
-   write whole) that the algorithms used before issue 13.
+1. Peak RSS of the code paths of airmap:bicubic, abpn, xvfi, kriging, hfsdf, pointconv and
+   idw at 1×, 4× and 16× pixels, each in a fresh process, beside the in-memory path (read
+   whole, compute whole, write whole) that the algorithms used before issue 13.
 2. airmap:batch over a 200-frame hourly stack through ABPN: a plain Python loop over the
    frames (the baseline), the batch engine in-process, on local:1 and local:2, and one full
    global CAMS frame for the paper arithmetic in the README.
