@@ -71,12 +71,13 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         return reader.grid.refined(SCALE), reader.band_names
 
     def refine_into(self, reader, write, parameters, context, feedback):
-        # The input is read whole (one normaliser over all bands, as in training); the output,
-        # nine times larger, goes to the file tile row by tile row.
-        data = reader.read_bands()
+        # The input is read by band and window (the one normaliser over all bands, as in
+        # training, comes from streaming passes); the output goes to the file tile row by tile row.
+        from ..core.band_source import ReaderBands
+
         model = load_abpn(model_path(self, parameters, context), device_choice(self, parameters, context),
                           threads_choice(self, parameters, context))
         report_model(feedback, model, "ABPN")
-        super_resolve(data, model, tile=optional_int(self, parameters, "TILE", context),
+        super_resolve(ReaderBands(reader), model, tile=optional_int(self, parameters, "TILE", context),
                       conserve=conserve_choice(self, parameters, context), progress=self.progress(feedback),
                       sink=write)

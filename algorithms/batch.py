@@ -11,7 +11,7 @@ from ..core.errors import AirmapInputError
 from ..provider.algorithm import AirmapAlgorithm
 
 # Same order as core/batch/methods.METHODS (kept literal: that module is imported only to run).
-METHOD_KEYS = ("bicubic", "abpn", "lineartime", "xvfi", "deepcams", "hfsdf", "idw", "kriging", "pointconv")
+METHOD_KEYS = ("bicubic", "abpn", "lineartime", "xvfi", "deepcams", "hfsdf", "idw", "kriging", "pointconv", "spin")
 
 
 class BatchAlgorithm(AirmapAlgorithm):
@@ -31,7 +31,8 @@ class BatchAlgorithm(AirmapAlgorithm):
             "dask-jobqueue. Workers must see INPUT and OUTPUT at the same paths (a shared file system).\n\n"
             "Each time chunk is recorded when it is written: if a run stops (cancel, crash), running it again "
             "with the same parameters computes only the missing chunks. The result equals running the method "
-            "on each time step (time methods: each pair of steps) on its own.")
+            "on each time step (time methods: each pair of steps) on its own; spin (a station table with a "
+            "regular time axis, no wind) equals one SPIN run over the whole series.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterEnum("METHOD", self.tr("Method"), options=list(METHOD_KEYS),

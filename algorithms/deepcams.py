@@ -37,12 +37,14 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
         return reader.grid.refined(SCALE), output_band_names(reader.band_names)
 
     def refine_into(self, reader, write, parameters, context, feedback):
-        data = reader.read_bands()
+        # Read by band and window; XVFI's frames go to a temporary GeoTIFF that ABPN reads back.
+        from ..core.band_source import ReaderBands
+
         device, threads = device_choice(self, parameters, context), threads_choice(self, parameters, context)
         xvfi = load_xvfi(model_path(self, parameters, context, "MODEL_TIME"), device, threads)
         abpn = load_abpn(model_path(self, parameters, context, "MODEL_SPACE"), device, threads)
         report_model(feedback, xvfi, "XVFI")
         report_model(feedback, abpn, "ABPN")
-        deepcams(data, xvfi, abpn, progress=self.progress(feedback),
+        deepcams(ReaderBands(reader), xvfi, abpn, progress=self.progress(feedback),
                  tile_space=optional_int(self, parameters, "TILE", context),
                  conserve=conserve_choice(self, parameters, context), sink=write)

@@ -1,6 +1,9 @@
 """airmap:hfsdf — HF-SDF: a continuous map at any pixel size from a coarse or gappy raster or
 from station points (seed 000). Computation lives in core/hfsdf; this module reads the layer,
 builds the grid and writes the outputs."""
+from contextlib import nullcontext
+
+import numpy as np
 from qgis.core import (QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsRectangle)
@@ -9,7 +12,7 @@ from ..core.errors import AirmapInputError
 from ..core.hfsdf import MODES, SURFACES, Observations, load_decoder, reconstruct
 from ..provider.algorithm import AirmapAlgorithm
 from ..provider.compat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_POINT
-from ..provider.layers import (crs_string, grid_from_parameters, read_raster_layer, read_stations,
+from ..provider.layers import (crs_string, grid_from_parameters, open_raster_layer, read_stations, require_data,
                                require_valid_crs, station_points_input, target_crs_from)
 from ..provider.parameters import (add_device, add_grid_parameters, add_model_file, add_raster_output, add_value_field,
                                    device_choice, model_path, threads_choice)
@@ -87,17 +90,18 @@ class HfsdfAlgorithm(AirmapAlgorithm):
     def _observations(self, parameters, context, feedback):
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context) if parameters.get("INPUT") else None
         if layer is not None:
-            raster = read_raster_layer(layer, feedback)
             band = self.parameterAsInt(parameters, "BAND", context)
-            if band > raster.data.shape[0]:
-                raise AirmapInputError(f"BAND {band} does not exist: '{layer.name()}' has "
-                                       f"{raster.data.shape[0]} band(s).")
-            if raster.grid.crs is None:
+            with open_raster_layer(layer, feedback) as reader:   # only BAND is read
+                if band > reader.count:
+                    raise AirmapInputError(f"BAND {band} does not exist: '{layer.name()}' has "
+                                           f"{reader.count} band(s).")
+                data, grid, units = reader.read(band), reader.grid, reader.units
+                label = reader.band_names[band - 1] if reader.band_names else layer.name()
+            require_data(np.isfinite(data).any(), layer.name())
+            if grid.crs is None:
                 raise AirmapInputError(f"'{layer.name()}' has no CRS: set one (Layer Properties > Source).")
-            obs = Observations.from_raster(raster.data[band - 1], raster.grid)
-            b = raster.grid.bounds
-            label = raster.band_names[band - 1] if raster.band_names else layer.name()
-            return obs, raster.grid.crs, QgsRectangle(*b), raster.units, raster.grid.res[0], label
+            obs = Observations.from_raster(data, grid)
+            return obs, grid.crs, QgsRectangle(*grid.bounds), units, grid.res[0], label
         source, field, crs = station_points_input(self, parameters, context, "to map")
         stations = read_stations(source, field, crs, context, feedback)
         obs = Observations.from_stations(stations)
@@ -128,23 +132,32 @@ class HfsdfAlgorithm(AirmapAlgorithm):
         feedback.pushInfo(f"{obs.values.size} observations -> grid of {grid.width} x {grid.height} cells of "
                           f"{grid.res[0]:g} ({grid.crs}); mode {mode}, read-out {surface}.")
         integer = lambda name: self.parameterAsInt(parameters, name, context)
-        result = reconstruct(obs, grid, mode=mode, surface=surface, decoder=decoder,
-                             confidence=bool(conf_path), seed=integer("SEED"),
-                             max_points=integer("MAX_POINTS"), iterations=integer("ITERATIONS"),
-                             steps=integer("STEPS"), mc_levels=integer("MC_LEVELS"),
-                             single_map_iterations=integer("SINGLE_MAP_ITERATIONS"),
-                             progress=self.progress(feedback))
+        name = f"{label} HF-SDF"
+        from ..core.raster_io import RasterWriter  # rasterio: see provider/__init__.py
+
+        # The map goes to the files strip by strip as it is read out (any PIXEL_SIZE, bounded memory).
+        with RasterWriter(out_path, grid, 1, [name], units or None) as values, \
+                (RasterWriter(conf_path, grid, 1, [f"{name} |f|"], units or None) if conf_path else nullcontext()) as conf:
+            def sink(r0, rows, residual):
+                values.write(0, r0, rows)
+                if conf is not None:
+                    conf.write(0, r0, residual)
+
+            result = reconstruct(obs, grid, mode=mode, surface=surface, decoder=decoder,
+                                 confidence=bool(conf_path), seed=integer("SEED"),
+                                 max_points=integer("MAX_POINTS"), iterations=integer("ITERATIONS"),
+                                 steps=integer("STEPS"), mc_levels=integer("MC_LEVELS"),
+                                 single_map_iterations=integer("SINGLE_MAP_ITERATIONS"),
+                                 progress=self.progress(feedback), sink=sink)
+        self._written += [values.target] + ([conf.target] if conf is not None else [])
         info = result.info
         feedback.pushInfo(f"fit {info['fit_seconds']:.1f} s" + (f" (loss {info['fit_loss']:.4g})" if 'fit_loss' in info else "")
                           + f", read-out {info['readout_seconds']:.1f} s ({info['queries']} queries).")
-        name = f"{label} HF-SDF"
         given = "INPUT" if parameters.get("INPUT") else "STATIONS"
         shown = f"{input_name(self, parameters, given, context, label)} HF-SDF"
-        self.write_raster(out_path, result.values, grid, band_names=[name], units=units or None)
         style_on_load(context, out_path, f"{shown} [{units or 'value'}]", units=units)
         outputs = {"OUTPUT": out_path}
         if conf_path:
-            self.write_raster(conf_path, result.confidence, grid, band_names=[f"{name} |f|"], units=units or None)
             style_on_load(context, conf_path, f"{shown} confidence |f| [{units or 'value'}]", units=units,
                           below=out_path)
             outputs["CONFIDENCE"] = conf_path

@@ -1,7 +1,7 @@
 """airmap:kriging — ordinary kriging (PyKrige) with an optional kriging-variance raster."""
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
-from ..core.baselines.kriging import NEIGHBOURS, VARIOGRAMS, ordinary_kriging
+from ..core.baselines.kriging import NEIGHBOURS, VARIOGRAMS
 from ..provider.compat import NUMBER_INTEGER
 from ..provider.parameters import add_raster_output, add_station_grid_parameters
 from .station_method import StationGridAlgorithm
@@ -27,12 +27,14 @@ class KrigingAlgorithm(StationGridAlgorithm):
         add_raster_output(self, "OUTPUT", "Kriging raster")
         add_raster_output(self, "VARIANCE_OUTPUT", "Kriging variance raster", optional=True)
 
-    def interpolate(self, stations, grid, parameters, context, progress):
+    STREAMED = True
+
+    def interpolate_into(self, stations, grid, parameters, context, progress, write):
+        from ..core.baselines.kriging import kriging_rows
+
         variogram = VARIOGRAMS[self.parameterAsEnum(parameters, "VARIOGRAM", context)]
-        want_variance = bool(self.output_paths.get("VARIANCE_OUTPUT"))
         neighbours = self.parameterAsInt(parameters, "N_NEIGHBOURS", context) or None
-        result = ordinary_kriging(stations, grid, variogram=variogram, variance=want_variance,
-                                  neighbours=neighbours, progress=progress)
-        if want_variance:
-            return {"OUTPUT": result[0], "VARIANCE_OUTPUT": result[1]}
-        return {"OUTPUT": result}
+        for r0, est, var in kriging_rows(stations, grid, variogram=variogram, neighbours=neighbours,
+                                         progress=progress):
+            write("OUTPUT", r0, est)
+            write("VARIANCE_OUTPUT", r0, var)

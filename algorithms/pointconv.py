@@ -2,7 +2,6 @@
 urban fraction -> PM2.5 raster with PointConv + regression UNet++ (seed 004)."""
 from qgis.core import QgsProcessingParameterBoolean
 
-from ..core.pointconv import predict_pm25
 from ..provider.method_inputs import (ProgressFeedback, add_covariate_parameters, add_met_station_parameters,
                                       add_model_parameter, read_covariates, read_met_stations)
 from ..provider.parameters import (add_device, add_raster_output, add_station_grid_parameters, device_choice,
@@ -42,10 +41,14 @@ class PointConvAlgorithm(StationGridAlgorithm):
             "RESIDUAL_KRIGING", self.tr(RESIDUAL_KRIGING_LABEL), defaultValue=False, optional=True))
         add_raster_output(self, "OUTPUT", "PointConv PM2.5 raster")
 
-    def interpolate(self, stations, grid, parameters, context, progress):
+    STREAMED = True
+
+    def interpolate_into(self, stations, grid, parameters, context, progress, write):
+        from ..core.pointconv_stream import stream_pm25
+
         feedback = ProgressFeedback(progress)
-        run = predict_pm25(
-            stations, grid,
+        stream_pm25(
+            stations, grid, lambda r0, rows: write("OUTPUT", r0, rows),
             met_stations=read_met_stations(self, parameters, context, grid, feedback),
             covariates=read_covariates(self, parameters, context, feedback),
             model_path=model_path(self, parameters, context),
@@ -53,4 +56,3 @@ class PointConvAlgorithm(StationGridAlgorithm):
             residual_kriging=bool(parameters.get("RESIDUAL_KRIGING"))
             and self.parameterAsBoolean(parameters, "RESIDUAL_KRIGING", context),
             progress=progress)
-        return run.field

@@ -34,11 +34,12 @@ class XvfiAlgorithm(RasterRefineAlgorithm):
         return reader.grid, refine_times(reader.band_names, FACTOR)
 
     def refine_into(self, reader, write, parameters, context, feedback):
-        # The input stack is read whole (one normaliser for all frames); the output, three times
-        # as many bands, is written frame by frame as each pair is interpolated.
-        data = reader.read_bands()
+        # Frames are read pair by pair and window by window (the one normaliser for all frames
+        # from streaming passes); every output band is written tile row by tile row.
+        from ..core.band_source import ReaderBands
+
         model = load_xvfi(model_path(self, parameters, context), device_choice(self, parameters, context),
                           threads_choice(self, parameters, context))
         report_model(feedback, model, "XVFI")
-        interpolate_frames(data, model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
-                           progress=self.progress(feedback), sink=lambda band, frame: write(band, 0, frame))
+        interpolate_frames(ReaderBands(reader), model, FACTOR, tile=optional_int(self, parameters, "TILE", context),
+                           progress=self.progress(feedback), sink=write)

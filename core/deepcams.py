@@ -9,10 +9,13 @@ found best), plus the training/benchmark pairs both networks are built from (QGI
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .band_source import ReaderBands
 from .frame_interp import interpolate_frames
 from .onnx_runtime import OnnxModel
 from .progress import Progress, ensure
@@ -22,17 +25,32 @@ from .timestamps import refine_times
 FACTOR_TIME = 3
 
 
-def deepcams(data: np.ndarray, xvfi: OnnxModel, abpn: OnnxModel, progress: Optional[Progress] = None,
+def deepcams(data, xvfi: OnnxModel, abpn: OnnxModel, progress: Optional[Progress] = None,
              tile_space: Optional[int] = None, tile_time: Optional[int] = None,
-             conserve: bool = True, sink=None) -> Optional[np.ndarray]:
+             conserve: bool = True, sink=None, scratch: Optional[str] = None) -> Optional[np.ndarray]:
     """(T, H, W) with NaN no-data -> (3(T−1)+1, 3H, 3W): XVFI first, then ABPN per frame.
 
     ``sink``: as ``super_resolve``'s (band, first row, rows): the 27-times-larger output goes
-    there tile row by tile row (the XVFI frames, at input resolution, are held)."""
+    there tile row by tile row. ``data``: an array (the XVFI frames are held in memory) or a
+    ``core.band_source.ReaderBands`` (an open raster): then the XVFI frames go to a temporary
+    GeoTIFF in ``scratch`` (default: the system's temporary folder), which ABPN reads by window,
+    so memory stays flat in the raster size."""
     progress = ensure(progress)
-    frames = interpolate_frames(data, xvfi, FACTOR_TIME, tile=tile_time, progress=progress.sub(0.0, 0.3))
-    return super_resolve(frames, abpn, tile=tile_space, conserve=conserve, progress=progress.sub(0.3, 1.0),
-                         sink=sink)
+    if not isinstance(data, ReaderBands):
+        frames = interpolate_frames(data, xvfi, FACTOR_TIME, tile=tile_time, progress=progress.sub(0.0, 0.3))
+        return super_resolve(frames, abpn, tile=tile_space, conserve=conserve, progress=progress.sub(0.3, 1.0),
+                             sink=sink)
+    from .raster_io import RasterReader, RasterWriter
+
+    grid = data.reader.grid
+    with tempfile.TemporaryDirectory(prefix="airmap-deepcams-", dir=scratch) as folder:
+        path = os.path.join(folder, "xvfi.tif")
+        with RasterWriter(path, grid, FACTOR_TIME * (data.count - 1) + 1) as writer:
+            interpolate_frames(data, xvfi, FACTOR_TIME, tile=tile_time, progress=progress.sub(0.0, 0.3),
+                               sink=writer.write)
+        with RasterReader(path) as frames:
+            return super_resolve(ReaderBands(frames, data.strip_rows, data.halo), abpn, tile=tile_space,
+                                 conserve=conserve, progress=progress.sub(0.3, 1.0), sink=sink)
 
 
 def output_band_names(names: Sequence[str], factor: int = FACTOR_TIME) -> List[str]:

@@ -4,7 +4,7 @@ T frames in, 3(T−1)+1 out: the input frames pass through unchanged and two fra
 at t = 1/3 and 2/3 between each pair (``interpolate_pair`` takes any t in (0, 1)).
 
 1. one ``Normaliser`` for the whole stack (core/normalise.py), so both frames of a pair share
-   a scale, as in training;
+   a scale, as in training (fitted in streaming passes on an open raster, core/band_source.py);
 2. no-data cells are filled from the nearest valid cell as network context only; an inserted
    cell is no-data where either neighbouring frame is no-data (the linear baseline's rule);
 3. XVFI needs heights and widths that are multiples of 2^S·M·4 (32 for DeepCAMS): every tile
@@ -19,10 +19,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import AirmapInputError, ModelError
-from .normalise import Normaliser, fit_normaliser
+from .normalise import Normaliser
 from .onnx_runtime import OnnxModel, load_model, run_tiled
 from .progress import Progress, ensure
-from .nodata import fill_nearest
+from .band_source import ArrayBands, ReaderBands
 from .superres import MODEL_DIR
 
 FACTOR = 3
@@ -69,48 +69,68 @@ def interpolate_pair(z0: np.ndarray, z1: np.ndarray, ts: Sequence[float], model:
                      scale=1, multiple=multiple, progress=progress)
 
 
-def interpolate_frames(data: np.ndarray, model: OnnxModel, factor: int = FACTOR,
+def interpolate_frames(data, model: OnnxModel, factor: int = FACTOR,
                        tile: Optional[int] = None, overlap: Optional[int] = None,
                        progress: Optional[Progress] = None,
                        normaliser: Optional[Normaliser] = None, sink=None) -> Optional[np.ndarray]:
     """(T, H, W) with NaN no-data -> (factor·(T−1)+1, H, W) float32.
 
-    Frames are made pair by pair (two gap-filled frames held at a time). ``sink``:
-    ``sink(band, frame)`` receives each output frame in order and nothing is returned, so the
-    output stack is never held whole."""
+    ``data``: an array, or a ``core.band_source.ReaderBands`` (an open raster read by band and
+    window, same result). Frames are made pair by pair, tile row by tile row. ``sink``:
+    ``sink(band, first_row, rows)`` receives the rows of every output band in order (e.g.
+    ``RasterWriter.write``) and nothing is returned, so the output stack is never held whole."""
     progress = ensure(progress)
-    arr = np.asarray(data, dtype=np.float32)
-    if arr.ndim != 3 or arr.shape[0] < 2:
+    if isinstance(data, ReaderBands):
+        source = data
+    else:
+        arr = np.asarray(data, dtype=np.float32)
+        if arr.ndim != 3:
+            raise AirmapInputError("Temporal interpolation needs a raster with at least 2 bands (time steps).")
+        source = ArrayBands(arr)
+    if source.count < 2:
         raise AirmapInputError("Temporal interpolation needs a raster with at least 2 bands (time steps).")
     factor = int(factor)
     if factor < 2:
         raise AirmapInputError(f"FACTOR must be a whole number of at least 2, got {factor}.")
-    norm = normaliser or fit_normaliser(arr, model.card.get("normalisation"))
-    steps, h, w = arr.shape
+    tile, overlap, multiple = _settings(model, tile, overlap)
+    norm = normaliser or source.normaliser(model.card.get("normalisation"))
+    steps, h, w = source.count, source.height, source.width
     out = None
     if sink is None:
         out = np.empty((factor * (steps - 1) + 1, h, w), dtype=np.float32)
-        sink = out.__setitem__
+        sink = lambda b, r0, rows: out[b].__setitem__(slice(r0, r0 + rows.shape[0]), rows)
     ts = [j / factor for j in range(1, factor)]
+    t_feed = np.asarray(ts, dtype=np.float32).reshape(-1, 1)
 
-    def prepared(i):  # (valid mask, gap-filled normalised frame or None)
-        valid = np.isfinite(arr[i])
-        return valid, (fill_nearest(norm.forward(arr[i])) if valid.any() else None)
+    def predict(piece: np.ndarray) -> np.ndarray:  # (2, h, w) -> (k, h, w)
+        frames = np.repeat(piece[None], len(ts), axis=0).astype(np.float32)      # (k, 2, h, w)
+        return model(frames, t_feed)[:, 0]
 
-    following = prepared(0)
+    def copy_frame(i: int) -> None:   # input frames pass through unchanged
+        for r0 in range(0, h, tile):
+            sink(i * factor, r0, source.rows(i, r0, min(h, r0 + tile)))
+
+    following = source.has_data(0)
     for i in range(steps - 1):
-        (valid0, z0), following = following, prepared(i + 1)
-        valid1, z1 = following
-        sink(i * factor, arr[i])
-        both = valid0 & valid1
-        if not both.any():
+        progress.check()
+        current, following = following, source.has_data(i + 1)
+        copy_frame(i)
+        if not (current and following):
             for j in range(1, factor):
-                sink(i * factor + j, np.full((h, w), np.nan, dtype=np.float32))
+                for r0 in range(0, h, tile):
+                    sink(i * factor + j, r0, np.full((min(tile, h - r0), w), np.nan, dtype=np.float32))
             continue
-        sub = progress.sub(i / (steps - 1), (i + 1) / (steps - 1))
-        made = norm.inverse(interpolate_pair(z0, z1, ts, model, tile, overlap, sub)).astype(np.float32)
-        made[:, ~both] = np.nan
-        for j, frame in enumerate(made):
-            sink(i * factor + 1 + j, frame)
-    sink(factor * (steps - 1), arr[-1])
+
+        def finish(row0: int, pred: np.ndarray, i=i) -> None:
+            # An inserted cell is no-data where either neighbouring frame is.
+            r1 = row0 + pred.shape[1]
+            both = np.isfinite(source.rows(i, row0, r1)) & np.isfinite(source.rows(i + 1, row0, r1))
+            made = norm.inverse(pred).astype(np.float32)
+            made[:, ~both] = np.nan
+            for j, rows in enumerate(made):
+                sink(i * factor + 1 + j, row0, rows)
+
+        run_tiled(predict, source.filled([i, i + 1], norm), tile, overlap, scale=1, multiple=multiple,
+                  progress=progress.sub(i / (steps - 1), (i + 1) / (steps - 1)), sink=finish)
+    copy_frame(steps - 1)
     return out

@@ -23,7 +23,7 @@ back as the same constant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -91,21 +91,103 @@ def fit_normaliser(data: np.ndarray, card_normalisation: Optional[Mapping[str, A
     values = np.asarray(data, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
-        raise AirmapInputError("The input holds no valid cells (all no-data): choose another raster or band.")
+        raise AirmapInputError(NO_DATA)
+    non_negative = _non_negative(p, values.min(), np.abs(values).max())
+    if non_negative and p["log"] == "if_non_negative":
+        positive = values[values > 0]
+        offset = _offset(p, float(np.median(positive)) if positive.size else None)
+        logs = np.log(values + offset)
+        return _build(p, True, offset, float(logs.mean()), float(logs.std()), True)
+    return _build(p, False, 0.0, float(values.mean()), float(values.std()), non_negative)
+
+
+def fit_normaliser_streamed(blocks: Callable[[], Iterable[np.ndarray]],
+                            card_normalisation: Optional[Mapping[str, Any]] = None) -> Normaliser:
+    """``fit_normaliser`` of the concatenation of the arrays ``blocks()`` yields, computed in
+    a few passes that each hold one block (raster windows of any total size).
+
+    The median of the positive values is exact (a two-pass radix selection on the float32 bit
+    patterns, which order as the values do for positive floats); means and standard deviations
+    are summed block by block in float64, so they match the whole-array statistics to round-off.
+    """
+    p = _params(card_normalisation)
+    count, positive, total = 0, 0, 0.0
+    low, high_abs = np.inf, 0.0
+    coarse = np.zeros(1 << 16, dtype=np.int64)     # positive values by the top 16 bits
+    for block in blocks():
+        values = _finite32(block)
+        if values.size == 0:
+            continue
+        count += values.size
+        total += float(values.astype(np.float64).sum())
+        low = min(low, float(values.min()))
+        high_abs = max(high_abs, float(np.abs(values).max()))
+        bits = values[values > 0].view(np.uint32)
+        positive += bits.size
+        coarse += np.bincount(bits >> 16, minlength=1 << 16)
+    if count == 0:
+        raise AirmapInputError(NO_DATA)
+    non_negative = _non_negative(p, low, high_abs)
+    if non_negative and p["log"] == "if_non_negative":
+        median = _streamed_median(blocks, coarse, positive) if positive else None
+        offset = _offset(p, median)
+        log_of = lambda v: np.log(v.astype(np.float64) + offset)
+        mu = _streamed_sum(blocks, log_of) / count
+        sigma = np.sqrt(_streamed_sum(blocks, lambda v: (log_of(v) - mu) ** 2) / count)
+        return _build(p, True, offset, mu, float(sigma), True)
+    mu = total / count
+    sigma = np.sqrt(_streamed_sum(blocks, lambda v: (v.astype(np.float64) - mu) ** 2) / count)
+    return _build(p, False, 0.0, mu, float(sigma), non_negative)
+
+
+NO_DATA = "The input holds no valid cells (all no-data): choose another raster or band."
+
+
+def _finite32(block: np.ndarray) -> np.ndarray:
+    values = np.asarray(block, dtype=np.float32).ravel()
+    return values[np.isfinite(values)]
+
+
+def _streamed_sum(blocks, fn) -> float:
+    return sum(float(fn(v).sum()) for v in map(_finite32, blocks()) if v.size)
+
+
+def _streamed_median(blocks, coarse: np.ndarray, n: int) -> float:
+    """np.median of the positive values, from their top-16-bit histogram and one more pass."""
+    ranks = sorted({(n - 1) // 2, n // 2})
+    cumulative = np.cumsum(coarse)
+    buckets = [int(np.searchsorted(cumulative, r, side="right")) for r in ranks]
+    fine = {b: np.zeros(1 << 16, dtype=np.int64) for b in buckets}
+    for v in map(_finite32, blocks()):
+        bits = v[v > 0].view(np.uint32)
+        for b in fine:
+            fine[b] += np.bincount(bits[(bits >> 16) == b] & 0xFFFF, minlength=1 << 16)
+    picked = []
+    for r, b in zip(ranks, buckets):
+        before = int(cumulative[b - 1]) if b else 0
+        low = int(np.searchsorted(np.cumsum(fine[b]), r - before, side="right"))
+        picked.append(float(np.array([(b << 16) | low], dtype=np.uint32).view(np.float32)[0]))
+    return float(np.mean(np.array(picked if len(picked) == 2 else picked * 2, dtype=np.float64)))
+
+
+def _non_negative(p: Mapping[str, Any], low: float, high_abs: float) -> bool:
     # Reanalyses carry round-off negatives (CAMS PM2.5 has -3e-12): those still count as >= 0.
     if p["log"] not in ("if_non_negative", "never"):
         raise AirmapInputError(f"Unknown normalisation setting log='{p['log']}': update the plugin.")
-    non_negative = values.min() >= -float(p["negative_tolerance_rel"]) * float(np.abs(values).max())
-    if non_negative and p["log"] == "if_non_negative":
-        positive = values[values > 0]
-        median = float(np.median(positive)) if positive.size else 1.0
-        offset = max(float(p["offset_rel_median"]) * median, 1e-30)
-        logs = np.log(values + offset)
-        mu, sigma = float(logs.mean()), float(logs.std())
+    return bool(low >= -float(p["negative_tolerance_rel"]) * float(high_abs))
+
+
+def _offset(p: Mapping[str, Any], median: Optional[float]) -> float:
+    return max(float(p["offset_rel_median"]) * (1.0 if median is None else median), 1e-30)
+
+
+def _build(p: Mapping[str, Any], log: bool, offset: float, mu: float, sigma: float,
+           non_negative: bool) -> Normaliser:
+    """The normaliser with the card's floors on sigma."""
+    if log:
         return Normaliser(True, offset, mu, max(sigma, float(p["min_sigma_log"])), True)
-    mu, sigma = float(values.mean()), float(values.std())
     floor = max(float(p["min_sigma_rel"]) * abs(mu), 1e-30)
-    return Normaliser(False, 0.0, mu, max(sigma, floor), bool(non_negative))
+    return Normaliser(False, 0.0, mu, max(sigma, floor), non_negative)
 
 
 def card_entry(**overrides: Any) -> Dict[str, Any]:

@@ -132,9 +132,18 @@ def normalisation_card() -> Dict[str, object]:
 
 def rasterise_stations(stations: Stations, grid: Grid, name: str = "PM2.5") -> Tuple[np.ndarray, np.ndarray, int]:
     """Sparse (value, mask) grids of the per-cell station means, and the number of cells filled."""
-    usable, _ = stations.valid()
+    rows, cols, means = station_cells(stations, grid, name)
     value = np.zeros(grid.shape, dtype=np.float32)
     mask = np.zeros(grid.shape, dtype=np.float32)
+    value[rows, cols] = means
+    mask[rows, cols] = 1.0
+    return value, mask, int(rows.size)
+
+
+def station_cells(stations: Stations, grid: Grid, name: str = "PM2.5") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, float32 means) of the grid cells holding usable stations (what
+    ``rasterise_stations`` puts in its grids), with the errors that say what to change."""
+    usable, _ = stations.valid()
     if len(usable) == 0:
         raise AirmapInputError(f"No {name} station has a usable value: choose a layer with points and a "
                                "numeric field that is not all NULL.")
@@ -142,9 +151,7 @@ def rasterise_stations(stations: Stations, grid: Grid, name: str = "PM2.5") -> T
     if rows.size == 0:
         raise AirmapInputError(f"None of the {len(usable)} {name} stations lies inside the extent: choose an "
                                "EXTENT that covers the stations (and check the layer's CRS).")
-    value[rows, cols] = means
-    mask[rows, cols] = 1.0
-    return value, mask, int(rows.size)
+    return rows, cols, means.astype(np.float32)
 
 
 class RasterLike:  # documentation only: anything with .data (B,H,W) or (H,W) and .grid
@@ -303,10 +310,59 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
     ``residual_kriging``: krige the network's residuals at the stations onto the grid and add
     them (regression kriging), so station cells come out as kriging would give them while the
     network's structure stays between the stations. ``model``: an already loaded model (an
-    ``OnnxModel``, or fine-tuning's torch stand-in with a ``card``) instead of ``model_path``."""
+    ``OnnxModel``, or fine-tuning's torch stand-in with a ``card``) instead of ``model_path``.
+    (core/pointconv_stream.py runs the same model strip by strip into files.)"""
+    progress = ensure(progress)
+    prep = prepare_run(stations, grid, covariates=covariates, met_stations=met_stations, model_path=model_path,
+                       device=device, threads=threads, resolution=resolution, model=model)
+    model, variant, model_path, notes, work, factor = (prep.model, prep.variant, prep.model_path, prep.notes,
+                                                      prep.work, prep.factor)
+    sparse = {}
+    for name, (rows, cols, means) in prep.cells.items():
+        value, mask = np.zeros(work.shape, np.float32), np.zeros(work.shape, np.float32)
+        value[rows, cols], mask[rows, cols] = means, 1.0
+        sparse[name] = (value, mask)
+    cov = {c: covariate_on_grid(prep.covariates.get(c), work, COVARIATE_LABELS[c]) for c in COVARIATES}
+    progress.set(0.05)
+    channels = assemble_channels(variant, sparse, cov, prep.scale)
+    pred = run_network(model, channels, tile, overlap, progress=progress.sub(0.05, 0.95))
+    field = denormalise(pred, prep.scale)
+    if factor > 1:
+        field = resample_prediction(field, work, grid)
+    if residual_kriging:
+        field = add_kriged_residuals(field, stations, grid, notes)
+    progress.set(1.0)
+    for n in notes:
+        progress.info(n)
+    return PointConvRun(field, variant, model_path, work, factor, notes)
+
+
+COVARIATE_LABELS = {"dem": "DEM", "urban": "urban-fraction"}
+
+
+@dataclass
+class PreparedRun:
+    """What a PointConv run needs before the network: the checked model, the working grid,
+    the station cells of each network on it (rows, cols, means) and the PM2.5 scale."""
+
+    model: object
+    variant: str
+    model_path: str
+    notes: List[str]
+    work: Grid
+    factor: int
+    cells: Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]
+    covariates: Dict[str, Optional[Covariate]]
+    scale: float
+
+
+def prepare_run(stations: Stations, grid: Grid, *, covariates=None, met_stations=None, model_path=None,
+                device: str = "auto", threads: Optional[int] = None, resolution: str = "auto",
+                model=None) -> PreparedRun:
+    """Model, variant and working grid of a run (``predict_pm25``'s arguments), with the
+    errors and notes that explain the choices."""
     from .onnx_runtime import load_model
 
-    progress = ensure(progress)
     if resolution not in ("auto", "output"):
         raise AirmapInputError(f"resolution must be 'auto' or 'output', got '{resolution}'.")
     covariates = dict(covariates or {})
@@ -332,37 +388,22 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
     notes.append(f"PointConv model '{variant}' ({os.path.basename(model_path)}), ONNX Runtime provider "
                  f"{model.provider}.")
     # Working grid from the PM2.5 station density on the requested grid.
-    _, _, n_cells = rasterise_stations(stations, grid)
+    n_cells = station_cells(stations, grid)[0].size
     work, factor = (grid, 1) if resolution == "output" else working_grid(grid, n_cells)
     if factor > 1:
         notes.append(f"{n_cells} PM2.5 station cells on {grid.width} x {grid.height} cells is sparser than the "
                      f"model was trained for; it runs on cells {factor} x larger ({work.width} x {work.height}) "
                      "and the result is interpolated to the output grid.")
-    value, mask, _ = rasterise_stations(stations, work)
-    sparse = {"pm25": (value, mask)}
+    cells = {"pm25": station_cells(stations, work)}
     if variant == "met":
         for name, label in (("rh", "relative-humidity"), ("wind_speed", "wind-speed")):
-            v, m, _ = rasterise_stations(met_stations[name], work, label)
-            sparse[name] = (v, m)
-    cov = {c: covariate_on_grid(covariates.get(c), work, "DEM" if c == "dem" else "urban-fraction")
-           for c in COVARIATES}
-    absent = [c for c in COVARIATES if cov[c] is None]
+            cells[name] = station_cells(met_stations[name], work, label)
+    absent = [c for c in COVARIATES if covariates.get(c) is None]
     if absent:
         notes.append(f"No {' or '.join('DEM' if c == 'dem' else 'urban fraction' for c in absent)} given: the "
                      "model runs without it (trained for that, usually less accurate).")
-    progress.set(0.05)
-    scale = pm25_scale(value[mask > 0])
-    channels = assemble_channels(variant, sparse, cov, scale)
-    pred = run_network(model, channels, tile, overlap, progress=progress.sub(0.05, 0.95))
-    field = denormalise(pred, scale)
-    if factor > 1:
-        field = resample_prediction(field, work, grid)
-    if residual_kriging:
-        field = add_kriged_residuals(field, stations, grid, notes)
-    progress.set(1.0)
-    for n in notes:
-        progress.info(n)
-    return PointConvRun(field, variant, model_path, work, factor, notes)
+    return PreparedRun(model, variant, model_path, notes, work, factor, cells, covariates,
+                       pm25_scale(cells["pm25"][2]))
 
 
 def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str]) -> np.ndarray:

@@ -235,7 +235,8 @@ class RasterWriter:
         os.makedirs(folder, exist_ok=True)
         profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=self.count,
                        dtype="float32", crs=CRS.from_user_input(grid.crs) if grid.crs else None,
-                       transform=grid.transform, nodata=nodata, compress="deflate", predictor=3)
+                       transform=grid.transform, nodata=nodata, compress="deflate", predictor=3,
+                       interleave="band", BIGTIFF="IF_SAFER")   # band by band: no read-modify-write of others
         self.block_rows = grid.height
         if grid.width >= 256 and grid.height >= 256:
             profile.update(tiled=True, blockxsize=256, blockysize=256)

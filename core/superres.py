@@ -3,7 +3,8 @@
 Every band is one field; every cell is split 3 × 3 (the output grid is ``grid.refined(3)``).
 The pipeline around the network:
 
-1. one ``Normaliser`` for the whole input (core/normalise.py, the function used in training);
+1. one ``Normaliser`` for the whole input (core/normalise.py, the function used in training;
+   fitted in streaming passes when the input is an open raster, core/band_source.py);
 2. no-data cells are filled from the nearest valid cell *only as network context* and are
    no-data again in the output (all nine sub-cells), so they neither become zeros nor bleed;
 3. tiles of ``tile`` coarse cells with ``overlap`` cells cross-faded (ABPN's attention is
@@ -23,8 +24,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import AirmapInputError, ModelError
-from .normalise import fit_normaliser
-from .nodata import fill_nearest
+from .band_source import ArrayBands, ReaderBands
 from .onnx_runtime import OnnxModel, load_model, run_tiled
 from .progress import Progress, ensure
 
@@ -78,24 +78,22 @@ def conserve_block_means(fine: np.ndarray, coarse: np.ndarray, non_negative: boo
     return adjusted.reshape(fine.shape).astype(np.float32)
 
 
-def super_resolve(data: np.ndarray, model: OnnxModel, tile: Optional[int] = None,
+def super_resolve(data, model: OnnxModel, tile: Optional[int] = None,
                   overlap: Optional[int] = None, progress: Optional[Progress] = None,
                   conserve: bool = True, sink=None) -> Optional[np.ndarray]:
     """(B, H, W) float with NaN no-data -> (B, 3H, 3W) float32. ``conserve``: make every
     3 × 3 block average to its input cell (step 5 above; off = the network's raw output).
 
-    ``sink``: ``sink(band, first_row, rows)`` receives the output band by band in finished
-    row strips (e.g. ``RasterWriter.write``) and nothing is returned, so the output is never
-    held whole."""
+    ``data``: an array, or a ``core.band_source.ReaderBands`` (an open raster read by band and
+    window: the normaliser is fitted in streaming passes and gaps are filled tile by tile, with
+    the same result as the array). ``sink``: ``sink(band, first_row, rows)`` receives the
+    output band by band in finished row strips (e.g. ``RasterWriter.write``) and nothing is
+    returned, so the output is never held whole."""
     progress = ensure(progress)
-    arr = np.asarray(data, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise AirmapInputError("Super-resolution needs a raster (bands, rows, columns).")
+    source = data if isinstance(data, ReaderBands) else _array_source(data)
     tile, overlap = tile_settings(model, tile, overlap)
-    norm = fit_normaliser(arr, model.card.get("normalisation"))
-    bands, h, w = arr.shape
+    norm = source.normaliser(model.card.get("normalisation"))
+    bands, h, w = source.count, source.height, source.width
     out = None
     if sink is None:
         out = np.full((bands, h * SCALE, w * SCALE), np.nan, dtype=np.float32)
@@ -105,21 +103,29 @@ def super_resolve(data: np.ndarray, model: OnnxModel, tile: Optional[int] = None
         return model(piece[None].astype(np.float32))[0]
 
     for b in range(bands):
-        valid = np.isfinite(arr[b])
-        if not valid.any():   # an all-no-data band stays all no-data
+        if not source.has_data(b):   # an all-no-data band stays all no-data
             for r0 in range(0, h, max(1, tile)):
                 sink(b, r0 * SCALE, np.full((min(tile, h - r0) * SCALE, w * SCALE), np.nan, np.float32))
             continue
-        filled = fill_nearest(norm.forward(arr[b]).astype(np.float32))
         sub = progress.sub(b / bands, (b + 1) / bands)
 
-        def finish(row0: int, pred: np.ndarray, b=b, valid=valid) -> None:
-            c0, c1 = row0 // SCALE, row0 // SCALE + pred.shape[1] // SCALE
+        def finish(row0: int, pred: np.ndarray, b=b) -> None:
+            c0 = row0 // SCALE
+            coarse = source.rows(b, c0, c0 + pred.shape[1] // SCALE)
             fine = norm.inverse(pred[0]).astype(np.float32)
             if conserve:
-                fine = conserve_block_means(fine, arr[b, c0:c1], norm.non_negative)
-            fine[~np.repeat(np.repeat(valid[c0:c1], SCALE, 0), SCALE, 1)] = np.nan
+                fine = conserve_block_means(fine, coarse, norm.non_negative)
+            fine[~np.repeat(np.repeat(np.isfinite(coarse), SCALE, 0), SCALE, 1)] = np.nan
             sink(b, row0, fine)
 
-        run_tiled(predict, filled[None], tile, overlap, scale=SCALE, progress=sub, sink=finish)
+        run_tiled(predict, source.filled([b], norm), tile, overlap, scale=SCALE, progress=sub, sink=finish)
     return out
+
+
+def _array_source(data) -> ArrayBands:
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise AirmapInputError("Super-resolution needs a raster (bands, rows, columns).")
+    return ArrayBands(arr)

@@ -5,6 +5,31 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def run_under_memory_cap(body, extra_mb, **values):
+    """Run ``body`` (Python source; ``{whole}`` and ``values`` are formatted in) twice in a
+    fresh interpreter whose data segment is capped at ``extra_mb`` MiB above its start-up
+    footprint: with whole=True (the whole-array path, which must fail with MemoryError) and
+    whole=False (the streamed path, which must finish and print "done")."""
+    import subprocess
+    import sys
+
+    # RLIMIT_DATA caps the data segment and private mappings: start from what the process maps
+    # once its imports are done (ru_maxrss would not do: Linux carries the parent's peak across
+    # fork and exec).
+    cap = ("import resource\n"
+           "with open('/proc/self/status') as fh:\n"
+           "    used = next(int(line.split()[1]) * 1024 for line in fh if line.startswith('VmData:'))\n"
+           f"resource.setrlimit(resource.RLIMIT_DATA, (used + {int(extra_mb)} * 2**20,) * 2)\n")
+    head, _, tail = body.partition("# CAP\n")
+    results = []
+    for whole in (True, False):
+        code = f"import sys\nsys.path.insert(0, {str(REPO / '.pkg')!r})\n" + head + cap + tail.format(whole=whole, **values)
+        results.append(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600))
+    capped_whole, streamed = results
+    assert capped_whole.returncode != 0 and "MemoryError" in capped_whole.stderr, capped_whole.stderr  # the cap bites
+    assert streamed.returncode == 0 and "done" in streamed.stdout, streamed.stderr
+
+
 def make_point_layer(points, crs="EPSG:4326", fields=(("value", "double"),), name="stations"):
     """Memory point layer; ``points`` is a list of (x, y, *attribute values)."""
     from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer

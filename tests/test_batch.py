@@ -251,3 +251,44 @@ def test_an_existing_cluster_by_its_address(tif_folder, tmp_path):
     assert res.scheduler.startswith("tcp://") and res.computed == 2
     np.testing.assert_allclose(_values(str(tmp_path / "addr.nc"))[0],
                                np.stack([bicubic(f[None], 2)[0] for f in frames[:3]]), rtol=1e-6, equal_nan=True)
+
+
+def test_spin_over_a_station_table_equals_one_run_over_the_whole_series(tmp_path):
+    """Chunks of 10 hours cut SPIN's 48-hour windows: each chunk reads the frames of the
+    archive's own windows around it, so the store equals SPIN over the whole series."""
+    from airmap.core.timeseries import methods
+    from airmap.core.timeseries.series import series_from_records
+
+    rng = np.random.default_rng(4)
+    lon, lat = rng.uniform(116.1, 116.9, 10), rng.uniform(39.7, 40.2, 10)
+    times = np.datetime64("2014-11-01T00:00") + np.arange(80) * np.timedelta64(1, "h")
+    rows, records = [], ([], [], [], [])
+    for t, stamp in enumerate(times):
+        for s in range(10):
+            if rng.random() < 0.2:          # gaps: a station-hour without a value
+                continue
+            v = 60 + 30 * np.sin(t / 7 + s) + 10 * lon[s] - 1160
+            rows.append(f"{stamp}:00,{lon[s]:.6f},{lat[s]:.6f},{v:.4f}")
+            for seq, item in zip(records, (lon[s], lat[s], f"{stamp}:00", v)):
+                seq.append(item)
+    table = tmp_path / "hourly.csv"
+    table.write_text("time,lon,lat,pm25\n" + "\n".join(rows) + "\n")
+    params = {"FIELD": "pm25", "EXTENT": "116,117,39.6,40.3", "PIXEL_SIZE": 0.1}
+    res = run_batch("spin", str(table), str(tmp_path / "spin.nc"), params, chunk_frames=10)
+    got, _ = _values(str(tmp_path / "spin.nc"))
+    grid = Grid.from_extent(116, 39.6, 117, 40.3, 0.1, "EPSG:4326")
+    series = series_from_records(*[np.array(a) if i != 2 else a for i, a in enumerate(records)])
+    xs, ys = grid.cell_centres()
+    whole = methods.predict("spin", series, None, xs.ravel(), ys.ravel())      # (cells, hours)
+    assert res.chunks == 8 and got.shape == (80,) + grid.shape
+    np.testing.assert_allclose(got, whole.T.reshape(got.shape), rtol=1e-4, atol=1e-3)
+    assert np.isfinite(got).all() and got.std() > 1
+
+
+def test_spin_refuses_an_irregular_time_axis(tmp_path):
+    table = tmp_path / "gappy.csv"
+    table.write_text("time,lon,lat,pm25\n2014-11-01T00:00:00,116.3,39.9,50\n2014-11-01T00:00:00,116.5,40.0,60\n"
+                     "2014-11-01T03:00:00,116.3,39.9,55\n2014-11-01T04:00:00,116.5,40.0,65\n")
+    with pytest.raises(AirmapInputError, match="regular time axis"):
+        run_batch("spin", str(table), str(tmp_path / "o.nc"), {"FIELD": "pm25", "PIXEL_SIZE": 0.1})
+    assert not os.path.exists(tmp_path / "o.nc")

@@ -1,8 +1,6 @@
 """Bounded memory: windowed reads equal whole reads, tiled/streamed outputs equal untiled
 ones, and a raster whose output is larger than a memory cap still processes."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from airmap.core.baselines.bicubic import bicubic, bicubic_windows
 from airmap.core.grid import Grid
 from airmap.core.onnx_runtime import run_tiled
 from airmap.core.raster_io import RasterReader, RasterWriter, read_raster, write_raster
+from helpers import run_under_memory_cap
 
 GRID = Grid(Affine(1000.0, 0.0, 400000.0, 0.0, -1000.0, 4500000.0), 300, 270, "EPSG:32650")
 
@@ -113,18 +112,11 @@ def test_windowed_bicubic_equals_whole_band():
 
 
 CAPPED = """
-import resource, sys
-sys.path.insert(0, {pkg!r})
 import numpy as np
 from airmap.core.baselines.bicubic import bicubic, bicubic_windows
 from airmap.core.raster_io import RasterReader, RasterWriter
+# CAP
 reader = RasterReader({src!r})
-# RLIMIT_DATA caps the data segment and private mappings: start from what this process maps
-# now (ru_maxrss would not do: Linux carries the parent's peak across fork and exec).
-with open("/proc/self/status") as fh:
-    used = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmData:"))
-cap = used + {extra_mb} * 2**20
-resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 if {whole}:
     out = bicubic(reader.read_bands(), 3)          # the whole raster in memory: must not fit
 else:
@@ -139,21 +131,12 @@ print("done")
 def test_raster_larger_than_a_memory_cap_still_processes(tmp_path):
     """Output 6000 x 6000 float32 (144 MB) under a cap of 200 MB above the start-up footprint
     (the windowed path needs one tile row of strips plus GDAL's bounded block cache)."""
-    pkg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pkg")
     grid = Grid(Affine(0.01, 0.0, 100.0, 0.0, -0.01, 40.0), 2000, 2000, "EPSG:4326")
     yy, xx = np.mgrid[0:2000, 0:2000].astype(np.float32)
     src = write_raster(str(tmp_path / "big.tif"), 50 + 20 * np.sin(xx / 50) * np.cos(yy / 70), grid)
     del yy, xx
     dst = str(tmp_path / "big_x3.tif")
-
-    def run(whole):
-        code = CAPPED.format(pkg=pkg, src=src, dst=dst, extra_mb=200, whole=whole)
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-
-    capped_whole = run(True)
-    assert capped_whole.returncode != 0 and "MemoryError" in capped_whole.stderr   # the cap bites
-    windowed = run(False)
-    assert windowed.returncode == 0 and "done" in windowed.stdout, windowed.stderr
+    run_under_memory_cap(CAPPED, 200, src=src, dst=dst)
     with rasterio.open(dst) as ds, rasterio.open(src) as original:
         assert (ds.width, ds.height) == (6000, 6000)
         probe = ds.read(1, window=rasterio.windows.Window(2999, 2999, 3, 3))

@@ -1,8 +1,8 @@
 """Scale: peak memory as rasters grow (streamed vs in-memory) and airmap:batch throughput.
 
-1. Peak RSS of the code paths of airmap:bicubic, airmap:abpn and airmap:idw at 1×, 4× and
-   16× pixels, each in a fresh process, beside the in-memory path (read whole, compute whole,
-   write whole) that the algorithms used before issue 13.
+1. Peak RSS of the code paths of airmap:bicubic, abpn, xvfi, kriging, hfsdf, pointconv and
+   idw at 1×, 4× and 16× pixels, each in a fresh process, beside the in-memory path (read
+   whole, compute whole, write whole) that the algorithms used before issue 13.
 2. airmap:batch over a 200-frame hourly stack through ABPN: a plain Python loop over the
    frames (the baseline), the batch engine in-process, on local:1 and local:2, and one full
    global CAMS frame for the paper arithmetic in the README.
@@ -42,11 +42,12 @@ def bicubic_in_memory(src, dst):
 
 
 def abpn_streamed(src, dst):
+    from airmap.core.band_source import ReaderBands
     from airmap.core.raster_io import RasterReader, RasterWriter
     from airmap.core.superres import load_abpn, super_resolve
 
     with RasterReader(src) as reader, RasterWriter(dst, reader.grid.refined(3), 1) as writer:
-        super_resolve(reader.read_bands(), load_abpn(threads=1), sink=writer.write)
+        super_resolve(ReaderBands(reader), load_abpn(threads=1), sink=writer.write)
 
 
 def abpn_in_memory(src, dst):
@@ -76,6 +77,92 @@ def abpn_in_memory(src, dst):
     write_raster(dst, fine, r.grid.refined(3))
 
 
+def xvfi_streamed(src, dst):
+    from airmap.core.band_source import ReaderBands
+    from airmap.core.frame_interp import interpolate_frames, load_xvfi
+    from airmap.core.raster_io import RasterReader, RasterWriter
+
+    with RasterReader(src) as reader, RasterWriter(dst, reader.grid, 3 * reader.count - 2) as writer:
+        interpolate_frames(ReaderBands(reader), load_xvfi(threads=1), sink=writer.write)
+
+
+def xvfi_in_memory(src, dst):
+    from airmap.core.frame_interp import interpolate_frames, load_xvfi
+    from airmap.core.raster_io import read_raster, write_raster
+
+    r = read_raster(src)
+    write_raster(dst, interpolate_frames(r.data, load_xvfi(threads=1)), r.grid)
+
+
+def _china(side):
+    return Grid.from_extent(73, 18, 135, 54, (135 - 73) / side, "EPSG:4326")
+
+
+def _cnemc():
+    from airmap.core.stations import read_station_csv
+
+    return read_station_csv(CNEMC, "pm25")
+
+
+def kriging_streamed(side, dst):
+    from airmap.core.baselines.kriging import kriging_rows
+    from airmap.core.raster_io import RasterWriter
+
+    grid = _china(side)
+    with RasterWriter(dst, grid, 1) as writer:
+        for r0, est, _ in kriging_rows(_cnemc(), grid):
+            writer.write(0, r0, est)
+
+
+def kriging_in_memory(side, dst):
+    """Before: every cell centre, estimate and variance held whole (float64)."""
+    from airmap.core.baselines.kriging import kriging_at
+    from airmap.core.raster_io import write_raster
+
+    grid = _china(side)
+    xs, ys = grid.cell_centres()
+    est, _ = kriging_at(_cnemc(), xs, ys, geographic=True)
+    write_raster(dst, est.reshape(grid.shape), grid)
+
+
+def hfsdf_streamed(side, dst):
+    from airmap.core.hfsdf import Observations, reconstruct
+    from airmap.core.hfsdf.reconstruct import load_decoder
+    from airmap.core.raster_io import RasterWriter
+
+    grid = _china(side)
+    with RasterWriter(dst, grid, 1) as writer:
+        reconstruct(Observations.from_stations(_cnemc()), grid, decoder=load_decoder(threads=1),
+                    sink=lambda r0, rows, _: writer.write(0, r0, rows))
+
+
+def hfsdf_in_memory(side, dst):
+    from airmap.core.hfsdf import Observations, reconstruct
+    from airmap.core.hfsdf.reconstruct import load_decoder
+    from airmap.core.raster_io import write_raster
+
+    grid = _china(side)
+    write_raster(dst, reconstruct(Observations.from_stations(_cnemc()), grid,
+                                  decoder=load_decoder(threads=1)).values, grid)
+
+
+def pointconv_streamed(side, dst):
+    from airmap.core.pointconv_stream import stream_pm25
+    from airmap.core.raster_io import RasterWriter
+
+    grid = _china(side)
+    with RasterWriter(dst, grid, 1) as writer:
+        stream_pm25(_cnemc(), grid, lambda r0, rows: writer.write(0, r0, rows), threads=1)
+
+
+def pointconv_in_memory(side, dst):
+    from airmap.core.pointconv import predict_pm25
+    from airmap.core.raster_io import write_raster
+
+    grid = _china(side)
+    write_raster(dst, predict_pm25(_cnemc(), grid, threads=1).field, grid)
+
+
 def idw_k12(side, dst):
     from airmap.core.baselines import idw
     from airmap.core.raster_io import write_raster
@@ -98,13 +185,14 @@ def idw_all_stations(side, dst):
 
 # --- inputs -------------------------------------------------------------------------------------
 
-def cams_tiled(folder, side):
-    """A side × side raster made by tiling the real global CAMS frame (real structure at any size)."""
-    frame = np.nan_to_num(read_raster(CAMS).data[0], nan=0.0)
-    reps = (side // frame.shape[0] + 1, side // frame.shape[1] + 1)
-    data = np.tile(frame, reps)[:side, :side]
+def cams_tiled(folder, side, bands=1):
+    """A side × side raster made by tiling the real global CAMS frames (real structure at any
+    size); ``bands`` consecutive 3-hourly frames."""
+    frames = np.nan_to_num(read_raster(CAMS).data[:bands], nan=0.0)
+    reps = (1, side // frames.shape[1] + 1, side // frames.shape[2] + 1)
+    data = np.tile(frames, reps)[:, :side, :side]
     grid = Grid.from_extent(0, 0, side * 0.25, side * 0.25, 0.25, "EPSG:4326")
-    return write_raster(os.path.join(folder, f"cams_{side}.tif"), data, grid)
+    return write_raster(os.path.join(folder, f"cams_{side}_{bands}.tif"), data, grid)
 
 
 def hourly_folder(folder, frames, side):
@@ -135,23 +223,39 @@ def plain_loop(stack):
 
 def memory_rows(work, quick):
     rows = []
-    cases = [("bicubic", 256, bicubic_streamed, bicubic_in_memory),
-             ("abpn", 64 if quick else 128, abpn_streamed, abpn_in_memory)]
-    for name, base, streamed, whole in cases:
-        for mult in ((1, 4) if quick else (1, 4, 16)):
+    mults = (1, 4) if quick else (1, 4, 16)
+    raster_cases = [("bicubic", 256, 1, bicubic_streamed, bicubic_in_memory),
+                    ("abpn", 64 if quick else 96, 1, abpn_streamed, abpn_in_memory),
+                    ("xvfi", 128 if quick else 384, 3, xvfi_streamed, xvfi_in_memory)]
+    for name, base, bands, streamed, whole in raster_cases:
+        for mult in mults:
             side = int(base * np.sqrt(mult))
-            src = cams_tiled(work, side)
+            src = cams_tiled(work, side, bands)
             dst = os.path.join(work, f"{name}_{side}.tif")
             t_s, rss_s = measure_in_fresh_process(streamed, src, dst)
             t_w, rss_w = measure_in_fresh_process(whole, src, dst)
-            rows.append((f"airmap:{name}", f"{mult}×", f"{side}² → {3 * side}²", rss_s, rss_w, t_s, t_w))
-    for mult in ((1, 4) if quick else (1, 4, 16)):
+            out = f"{3 * side}²" if name != "xvfi" else f"{side}² × {3 * bands - 2}"
+            rows.append((f"airmap:{name}", f"{mult}×", f"{side}² × {bands} → {out}", rss_s, rss_w, t_s, t_w))
+    station_cases = [("kriging", 128, kriging_streamed, kriging_in_memory),
+                     ("hfsdf", 128 if quick else 256, hfsdf_streamed, hfsdf_in_memory),
+                     ("pointconv", 512, pointconv_streamed, pointconv_in_memory)]
+    for name, base, streamed, whole in station_cases:
+        for mult in mults:
+            side = int(base * np.sqrt(mult))
+            dst = os.path.join(work, f"{name}_{side}.tif")
+            t_s, rss_s = measure_in_fresh_process(streamed, side, dst)
+            t_w, rss_w = measure_in_fresh_process(whole, side, dst)
+            grid = _china(side)
+            rows.append((f"airmap:{name} (1,449 CNEMC stations)", f"{mult}×", f"→ {grid.width} × {grid.height}",
+                         rss_s, rss_w, t_s, t_w))
+    for mult in mults:
         side = int(256 * np.sqrt(mult))
         dst = os.path.join(work, f"idw_{side}.tif")
         t_k, rss_k = measure_in_fresh_process(idw_k12, side, dst)
         # every station at 1x only: it already takes gigabytes (cells x stations distances)
         t_a, rss_a = measure_in_fresh_process(idw_all_stations, side, dst) if mult == 1 else ("—", "—")
-        rows.append(("airmap:idw (k=12 vs all 1,449 stations)", f"{mult}×", f"{side}²", rss_k, rss_a, t_k, t_a))
+        rows.append(("airmap:idw (k=12 vs all 1,449 stations)", f"{mult}×", f"→ {side} × {_china(side).height}",
+                     rss_k, rss_a, t_k, t_a))
     return rows
 
 
@@ -204,11 +308,15 @@ def section(quick: bool) -> str:
         parts = [
             "## Scale: memory as rasters grow, and airmap:batch throughput",
             "### Peak resident memory (whole process, fresh process per cell) by raster size",
-            "Inputs are the real global CAMS PM2.5 frame tiled to each size. *Streamed* is the code path of the "
-            "algorithm now (windows in, row strips out through the block-aligned writer; ABPN reads its input "
-            "whole — one normaliser over all bands — and streams its 9× larger output); *in memory* is the "
-            "path before issue 13 (read whole, full-size output and, for ABPN, three full-size float64 "
-            "blending arrays). For IDW the columns are k = 12 (the new default) and every station.",
+            "Raster inputs are the real global CAMS PM2.5 frames tiled to each size (XVFI: 3 consecutive "
+            "3-hourly frames); station methods map the 1,449 CNEMC stations of 2017-04-11 onto grids over "
+            "China of each size. *Streamed* is the code path of the algorithm now: rasters read by band and "
+            "window (ABPN and XVFI: the normaliser from streaming passes, gaps filled per tile), maps written "
+            "in row strips through the block-aligned writer. *In memory* is the path before issue 13: read "
+            "whole, compute whole, write whole (ABPN: also three full-size float64 blending arrays; kriging: "
+            "every cell centre at once). For IDW the columns are k = 12 (the new default) and every station. "
+            "The base sizes are small (the point is the growth, not the size): at 1× the process's fixed "
+            "footprint (Python, GDAL, ONNX Runtime, ~100–150 MiB) dominates.",
             table(["algorithm", "pixels", "input → output", "peak MiB streamed / k=12",
                    "peak MiB in memory / all stations", "s streamed", "s in memory"], mem, fmt="{:.1f}"),
             f"### airmap:batch: {frames} hourly frames of {side} × {side} real CAMS cells through ABPN (×3)",

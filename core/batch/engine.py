@@ -99,13 +99,16 @@ def _threads(params: Mapping) -> int:
 
 
 def compute_chunk(key: str, frames, tail: bool, params: Mapping, blobs: Mapping[str, ModelBlob],
-                  grids: Tuple[Grid, Grid]) -> np.ndarray:
+                  grids: Tuple[Grid, Grid], span: Optional[Tuple[int, int, int, int]] = None) -> np.ndarray:
     """One task: the method over one block of frames (runs on a worker); ``grids``: the
-    archive's grid and the output grid."""
+    archive's grid and the output grid; ``span``: for a series method, (first frame given,
+    first frame computed, stop, frames in the archive)."""
     spec = find_method(key)
     models = {name: blob.local_path() for name, blob in blobs.items()}
     if spec.kind == "raster":
         frames = np.asarray(frames, dtype=np.float32)
+    if span is not None:
+        return spec.run(frames, tail, params, models, _threads(params), grids=grids, span=span)
     return spec.run(frames, tail, params, models, _threads(params), grids=grids)
 
 
@@ -228,6 +231,8 @@ def run_batch(method: str, input: str, output: str, parameters: Optional[Mapping
     archive = open_archive(input, spec.kind, params, start, end)
     if os.path.abspath(output) in archive.sources or os.path.abspath(input).rstrip("/") == output.rstrip("/"):
         raise AirmapInputError(f"The output '{output}' is the input: choose another OUTPUT.")
+    if spec.check_times is not None:
+        spec.check_times(archive.times)
     if spec.pairs and archive.times.size < 2:
         raise AirmapInputError(f"{spec.key} interpolates between time steps: the archive needs at least two "
                                "between START and END.")
@@ -279,6 +284,7 @@ def _chunk_writes(spec: BatchMethod, archive, params: Mapping, blobs: Mapping[st
     import xarray as xr
 
     n_in, factor_t = archive.times.size, spec.time_factor(params)
+    context = 0 if spec.context is None else int(spec.context(params, {n: b.local_path() for n, b in blobs.items()}))
     blob_keys = {name: dask.delayed(blob, pure=True, traverse=False) for name, blob in blobs.items()}
     writes = []
     for k in todo:
@@ -287,9 +293,14 @@ def _chunk_writes(spec: BatchMethod, archive, params: Mapping, blobs: Mapping[st
         tail = i1 == n_in
         read_to = i1 + 1 if spec.pairs and not tail else i1   # a time method also reads the next frame
         n_out = spec.out_frames(read_to - i0, tail, params)
-        frames = archive.frames[i0:read_to]   # a lazy dask slice, or the stations of those times
+        span = None
+        if spec.context is not None:   # a series method also reads the frames of its time windows
+            lo, hi = max(0, i0 - context), min(n_in, i1 + context)
+            span, frames = (lo, i0, i1, n_in), archive.frames[lo:hi]
+        else:
+            frames = archive.frames[i0:read_to]   # a lazy dask slice, or the stations of those times
         block = dask.delayed(compute_chunk, pure=True)(spec.key, frames, tail, params, blob_keys,
-                                                      (archive.grid, out_grid))
+                                                      (archive.grid, out_grid), span)
         arr = da.from_delayed(block, (n_out, out_grid.height, out_grid.width), dtype=np.float32)
         part = xr.Dataset({archive.name: (("time", "y", "x"), arr)})
         o0 = i0 * factor_t

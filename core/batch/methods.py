@@ -5,7 +5,8 @@ A raster method maps frame i to one output frame; a time method (lineartime, xvf
 deepcams) maps the pair (i, i+1) to the FACTOR frames from i up to i+1, and the last frame
 to itself, so any run of consecutive frames can be computed alone (one Dask task) and the
 result equals running the method pair by pair. A station method maps the stations of one
-time to a grid. Model files are given as paths on the machine that computes (the engine
+time to a grid; SPIN, a series method, maps the stations of the chunk's times and of the
+model's time window around them to the grid at the chunk's times. Model files are given as paths on the machine that computes (the engine
 ships them to the workers).
 """
 from __future__ import annotations
@@ -65,6 +66,10 @@ class BatchMethod:
     space_factor: Callable[[Mapping], int] = lambda p: 1
     time_factor: Callable[[Mapping], int] = lambda p: 1
     grid_of: Optional[Callable] = None   # (input grid, params) -> output grid, when not refined
+    # Series methods (SPIN): input frames needed either side of a chunk, from (params, local
+    # model paths); the chunk then also gets span=(first frame given, first, stop, total).
+    context: Optional[Callable[[Mapping, Mapping], int]] = None
+    check_times: Optional[Callable[[np.ndarray], None]] = None   # refuses an archive's time axis
 
     def output_grid(self, grid, params: Mapping):
         if self.grid_of is not None:
@@ -215,13 +220,89 @@ def _pointconv(st, grid, params, models, threads):
     return predict_pm25(st, grid, model_path=models.get("MODEL"), device=device_of(params), threads=threads).field
 
 
+def _spin_window(params, models) -> Tuple[int, int]:
+    from ..timeseries.infer import load_series_model
+
+    return load_series_model("spin", models.get("MODEL"), device_of(params)).window
+
+
+def _spin_check_times(times: np.ndarray) -> None:
+    """SPIN's windows count hours: the archive's times must be one regular step apart."""
+    steps = np.unique(np.diff(times.astype("datetime64[s]")).astype(np.int64))
+    if steps.size > 1:
+        raise AirmapInputError(f"SPIN needs a regular time axis, but the table's times are {steps.min()} s to "
+                               f"{steps.max()} s apart (times without any value are missing): give every "
+                               "time step at least one station value, or limit START/END to a regular period.")
+
+
+def _spin():
+    """SPIN at the grid's cell centres, over the chunk's times, with the model's own time
+    windows of the whole archive (``time_windows``), so chunks equal one run over the whole
+    series (airmap:spin without wind: the advection kernel gets no wind)."""
+    def run(frames, tail, params, models, threads, grids=None, span=None):
+        from ..timeseries.infer import TARGET_BATCH, load_series_model, time_windows
+
+        lo, i0, i1, total = span
+        model = load_series_model("spin", models.get("MODEL"), device_of(params))
+        grid = grids[1]
+        lon, lat, values = _series_of(frames, grid.crs)
+        xs, ys = grid.cell_centres()
+        glon, glat = _to_lonlat(xs.ravel(), ys.ravel(), grid.crs)
+        out = np.full((i1 - i0, glon.size), np.nan, np.float32)
+        length, keep = model.window
+        for w0, w1, k0, k1 in time_windows(total, length, keep):
+            a, b = max(k0, i0), min(k1, i1)
+            if a >= b:
+                continue
+            window = values[:, w0 - lo:w1 - lo]
+            for t0 in range(0, glon.size, TARGET_BATCH):
+                t1 = min(glon.size, t0 + TARGET_BATCH)
+                nodes = np.vstack([window, np.full((t1 - t0, w1 - w0), np.nan, np.float32)])
+                wind = np.zeros(nodes.shape, np.float32)
+                est = model.predict(np.r_[lon, glon[t0:t1]], np.r_[lat, glat[t0:t1]], nodes, wind, wind)
+                out[a - i0:b - i0, t0:t1] = est[len(lon):, a - w0:b - w0].T
+        return out.reshape(i1 - i0, grid.height, grid.width)
+    return run
+
+
+def _to_lonlat(x, y, crs):
+    if not crs or str(crs).upper() in ("EPSG:4326", "OGC:CRS84"):
+        return np.asarray(x, float), np.asarray(y, float)
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(np.asarray(x, float),
+                                                                               np.asarray(y, float))
+    return np.asarray(lon), np.asarray(lat)
+
+
+def _series_of(frames, crs):
+    """(lon, lat, values (stations, frames)) of the stations in ``frames``, a station being a
+    place (as ``series_from_records`` tells them apart), ordered as it orders them; several
+    values of one place at one time are averaged."""
+    x = np.concatenate([st.x for st in frames])
+    y = np.concatenate([st.y for st in frames])
+    v = np.concatenate([st.values for st in frames]).astype(np.float64)
+    t = np.concatenate([np.full(len(st), j) for j, st in enumerate(frames)]).astype(np.int64)
+    lon, lat = _to_lonlat(x, y, crs)
+    keys = np.array([f"{a:.6f} {b:.6f}" for a, b in zip(lon, lat)])
+    ids, first, station = np.unique(keys, return_index=True, return_inverse=True)
+    flat = station.ravel() * len(frames) + t
+    ok = np.isfinite(v)
+    sums = np.bincount(flat[ok], weights=v[ok], minlength=ids.size * len(frames))
+    counts = np.bincount(flat[ok], minlength=ids.size * len(frames))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return lon[first], lat[first], table.reshape(ids.size, len(frames)).astype(np.float32)
+
+
 def _default_models() -> Dict[str, str]:
     from ..superres import DEFAULT_ABPN, MODEL_DIR
     import os
 
     return {"abpn": DEFAULT_ABPN, "xvfi": os.path.join(MODEL_DIR, "xvfi", "xvfi.onnx"),
             "pointconv": os.path.join(MODEL_DIR, "pointconv", "pointconv_pm25.onnx"),
-            "hfsdf": os.path.join(MODEL_DIR, "hfsdf", "hfsdf.onnx")}
+            "hfsdf": os.path.join(MODEL_DIR, "hfsdf", "hfsdf.onnx"),
+            "spin": os.path.join(MODEL_DIR, "spin", "spin.onnx")}
 
 
 _M = _default_models()
@@ -244,6 +325,8 @@ METHODS: Dict[str, BatchMethod] = {m.key: m for m in (
     BatchMethod("idw", "stations", _stations(_idw), ("POWER", "K_NEAREST", "SEARCH_RADIUS")),
     BatchMethod("kriging", "stations", _stations(_kriging), ("VARIOGRAM", "N_NEIGHBOURS")),
     BatchMethod("pointconv", "stations", _stations(_pointconv), (), {"MODEL": _M["pointconv"]}),
+    BatchMethod("spin", "stations", _spin(), (), {"MODEL": _M["spin"]},
+                context=lambda p, models: sum(_spin_window(p, models)), check_times=_spin_check_times),
 )}
 
 

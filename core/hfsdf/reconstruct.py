@@ -30,7 +30,8 @@ MODES = ("coded", "single-map")
 SURFACES = ("root", "marching-cubes")
 DEFAULT_MODEL = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "hfsdf",
                                               "hfsdf.onnx"))
-READOUT_BLOCK = 262144  # pixels per root-finding block: bounds memory for any output size
+READOUT_BLOCK = 65536  # pixels per root-finding block: bounds memory for any output size (the decoder
+#                        holds a few hundred bytes per query point: ~0.1 GB per block)
 TORCH_HINT = ("Single-map mode trains a network with PyTorch, which is not installed in QGIS's Python. "
               "In QGIS use Plugins > airmap > Install PyTorch (training and fine-tuning); outside QGIS, "
               + TORCH_INSTALL + "; or choose MODE 'coded', which needs only the shipped ONNX model.")
@@ -164,8 +165,12 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
                 iterations: int = 20, steps: int = 8, mc_levels: int = 128,
                 single_map_iterations: int = 800, single_map_width: int = 128,
                 single_map_loss: str = "height", decoder=None,
-                progress: Optional[Progress] = None) -> HfsdfResult:
-    """Fit the surface to ``obs`` and read it out on ``grid`` (cell centres)."""
+                progress: Optional[Progress] = None, sink=None) -> HfsdfResult:
+    """Fit the surface to ``obs`` and read it out on ``grid`` (cell centres).
+
+    ``sink``: ``sink(first_row, values rows, |f| rows or None)`` receives the map in row
+    strips as they are read out (e.g. file writers) and the result holds no arrays; the
+    root-finding read-out then never holds the whole map."""
     progress = ensure(progress)
     if mode not in MODES:
         raise AirmapInputError(f"MODE must be one of {', '.join(MODES)}, got '{mode}'.")
@@ -193,21 +198,28 @@ def reconstruct(obs: Observations, grid: Grid, *, mode: str = "coded", surface: 
                                          loss=single_map_loss, seed=seed, progress=progress.sub(0.0, 0.6))
     info["fit_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
+    to_map = lambda z, residual: (cube.value_from_cube(z).astype(np.float32),
+                                  None if residual is None else cube.distance_from_cube(residual).astype(np.float32))
+    strips = None if sink is None else (lambda r0, z, residual: sink(r0, *to_map(z, residual)))
     z, residual, stats = read_surface(decoder, latent, cube, grid, surface=surface, confidence=confidence,
                                       steps=steps, mc_levels=mc_levels, prior=HeightPrior(points),
-                                      progress=progress.sub(0.6, 1.0))
+                                      progress=progress.sub(0.6, 1.0), sink=strips)
     info.update(readout_seconds=time.perf_counter() - t1, queries=stats.queries)
-    values = cube.value_from_cube(z).astype(np.float32)
-    conf = None if residual is None else cube.distance_from_cube(residual).astype(np.float32)
+    if sink is not None:
+        return HfsdfResult(None, None, cube, latent, fit, info)
+    values, conf = to_map(z, residual)
     return HfsdfResult(values, conf, cube, latent, fit, info)
 
 
 def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "root", confidence: bool = False,
                  steps: int = 8, mc_levels: int = 128, prior: Optional[HeightPrior] = None,
-                 progress: Optional[Progress] = None):
+                 progress: Optional[Progress] = None, sink=None):
     """Heights (H, W) in the cube for the cell centres of ``grid``, |f| there if asked, stats.
 
-    ``prior``: where root finding starts per pixel (core/hfsdf/prior.py); z = 0 without it."""
+    ``prior``: where root finding starts per pixel (core/hfsdf/prior.py); z = 0 without it.
+    ``sink``: ``sink(first_row, heights, |f| or None)`` gets row strips instead (heights and
+    |f| returned as None); marching cubes fills gaps over the whole map, so that read-out is
+    made whole and then handed on in strips."""
     progress = ensure(progress)
     stats = ReadoutStats()
     xs = cube.x_to_cube(grid.x_centres())
@@ -215,8 +227,9 @@ def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "roo
     h, w = len(ys), len(xs)
     residual = None
     if surface == "root":
-        z = np.empty(h * w)
-        residual = np.empty(h * w) if confidence else None
+        keep = sink is None
+        z = np.empty(h * w) if keep else None
+        residual = np.empty(h * w) if confidence and keep else None
         rows = max(1, READOUT_BLOCK // w)
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
@@ -225,9 +238,15 @@ def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "roo
             z0 = 0.0 if prior is None else prior(xy)
             zb, rb = root_find(decoder, latent, xy, steps=steps, z0=z0, with_residual=confidence, stats=stats,
                                progress=progress.sub(r0 / h, r1 / h))
+            if not keep:
+                sink(r0, zb.reshape(r1 - r0, w), rb.reshape(r1 - r0, w) if confidence else None)
+                continue
             z[r0 * w:r1 * w] = zb
             if confidence:
                 residual[r0 * w:r1 * w] = rb
+        if not keep:
+            progress.set(1.0)
+            return None, None, stats
         z = z.reshape(h, w)
         residual = None if residual is None else residual.reshape(h, w)
     else:
@@ -238,5 +257,10 @@ def read_surface(decoder, latent, cube: Cube, grid: Grid, *, surface: str = "roo
             pts = np.stack([gx.ravel(), gy.ravel(), z.ravel()], 1).astype(np.float32)
             residual = np.abs(decoder.value(latent, pts).astype(np.float64)).reshape(h, w)
             stats.queries += pts.shape[0]
+        if sink is not None:
+            rows = max(1, READOUT_BLOCK // w)
+            for r0 in range(0, h, rows):
+                sink(r0, z[r0:r0 + rows], None if residual is None else residual[r0:r0 + rows])
+            z = residual = None
     progress.set(1.0)
     return z, residual, stats
