@@ -338,49 +338,39 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
         notes.append(f"{n_cells} PM2.5 station cells on {grid.width} x {grid.height} cells is sparser than the "
                      f"model was trained for; it runs on cells {factor} x larger ({work.width} x {work.height}) "
                      "and the result is interpolated to the output grid.")
-    value, mask, _ = rasterise_stations(stations, work)
-    sparse = {"pm25": (value, mask)}
-    if variant == "met":
-        for name, label in (("rh", "relative-humidity"), ("wind_speed", "wind-speed")):
-            v, m, _ = rasterise_stations(met_stations[name], work, label)
-            sparse[name] = (v, m)
     cov = {c: covariate_on_grid(covariates.get(c), work, "DEM" if c == "dem" else "urban-fraction")
            for c in COVARIATES}
     absent = [c for c in COVARIATES if cov[c] is None]
     if absent:
         notes.append(f"No {' or '.join('DEM' if c == 'dem' else 'urban fraction' for c in absent)} given: the "
                      "model runs without it (trained for that, usually less accurate).")
+
+    def network_field(pm25: Stations, prog: Optional[Progress] = None) -> np.ndarray:
+        value, mask, _ = rasterise_stations(pm25, work)
+        sparse = {"pm25": (value, mask)}
+        if variant == "met":
+            for name, label in (("rh", "relative-humidity"), ("wind_speed", "wind-speed")):
+                v, m, _ = rasterise_stations(met_stations[name], work, label)
+                sparse[name] = (v, m)
+        scale = pm25_scale(value[mask > 0])
+        pred = run_network(model, assemble_channels(variant, sparse, cov, scale), tile, overlap, progress=prog)
+        out = denormalise(pred, scale)
+        return resample_prediction(out, work, grid) if factor > 1 else out
+
     progress.set(0.05)
-    scale = pm25_scale(value[mask > 0])
-    channels = assemble_channels(variant, sparse, cov, scale)
-    pred = run_network(model, channels, tile, overlap, progress=progress.sub(0.05, 0.95))
-    field = denormalise(pred, scale)
-    if factor > 1:
-        field = resample_prediction(field, work, grid)
+    field = network_field(stations, progress.sub(0.05, 0.5 if residual_kriging else 0.95))
     if residual_kriging:
-        field = add_kriged_residuals(field, stations, grid, notes)
+        from .regression_kriging import regression_kriging
+        from .station_methods import sample_cells
+
+        def network_at(inputs: Stations, targets: Stations) -> np.ndarray:
+            return sample_cells(network_field(inputs), grid, targets.x, targets.y)
+
+        field = regression_kriging(field, network_at, stations, grid, notes, progress=progress.sub(0.5, 0.98))
     progress.set(1.0)
     for n in notes:
         progress.info(n)
     return PointConvRun(field, variant, model_path, work, factor, notes)
-
-
-def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str]) -> np.ndarray:
-    """Regression kriging: ``field`` + ordinary kriging of (station value − field in its cell)."""
-    from .baselines.kriging import ordinary_kriging
-    from .station_methods import sample_cells
-
-    usable, _ = stations.valid()
-    usable = usable.subset(grid.contains(usable.x, usable.y))
-    residual = usable.values - sample_cells(field, grid, usable.x, usable.y)
-    keep = np.isfinite(residual)
-    if keep.sum() < 3:
-        notes.append("Residual kriging skipped: fewer than 3 stations with a network value.")
-        return field
-    kriged = ordinary_kriging(Stations(usable.x[keep], usable.y[keep], residual[keep]), grid)
-    notes.append(f"Residual kriging: the network's residuals at {int(keep.sum())} stations (mean "
-                 f"{residual[keep].mean():+.3g}, RMSE {np.sqrt(np.mean(residual[keep] ** 2)):.3g}) kriged and added.")
-    return (field + kriged).astype(np.float32)
 
 
 def pointconv_grid(stations: Stations, grid: Grid, *, covariates=None, met_stations=None, model_path=None,
