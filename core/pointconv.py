@@ -338,39 +338,49 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
         notes.append(f"{n_cells} PM2.5 station cells on {grid.width} x {grid.height} cells is sparser than the "
                      f"model was trained for; it runs on cells {factor} x larger ({work.width} x {work.height}) "
                      "and the result is interpolated to the output grid.")
+    value, mask, _ = rasterise_stations(stations, work)
+    sparse = {"pm25": (value, mask)}
+    if variant == "met":
+        for name, label in (("rh", "relative-humidity"), ("wind_speed", "wind-speed")):
+            v, m, _ = rasterise_stations(met_stations[name], work, label)
+            sparse[name] = (v, m)
     cov = {c: covariate_on_grid(covariates.get(c), work, "DEM" if c == "dem" else "urban-fraction")
            for c in COVARIATES}
     absent = [c for c in COVARIATES if cov[c] is None]
     if absent:
         notes.append(f"No {' or '.join('DEM' if c == 'dem' else 'urban fraction' for c in absent)} given: the "
                      "model runs without it (trained for that, usually less accurate).")
-
-    def network_field(pm25: Stations, prog: Optional[Progress] = None) -> np.ndarray:
-        value, mask, _ = rasterise_stations(pm25, work)
-        sparse = {"pm25": (value, mask)}
-        if variant == "met":
-            for name, label in (("rh", "relative-humidity"), ("wind_speed", "wind-speed")):
-                v, m, _ = rasterise_stations(met_stations[name], work, label)
-                sparse[name] = (v, m)
-        scale = pm25_scale(value[mask > 0])
-        pred = run_network(model, assemble_channels(variant, sparse, cov, scale), tile, overlap, progress=prog)
-        out = denormalise(pred, scale)
-        return resample_prediction(out, work, grid) if factor > 1 else out
-
     progress.set(0.05)
-    field = network_field(stations, progress.sub(0.05, 0.5 if residual_kriging else 0.95))
+    scale = pm25_scale(value[mask > 0])
+    channels = assemble_channels(variant, sparse, cov, scale)
+    pred = run_network(model, channels, tile, overlap, progress=progress.sub(0.05, 0.95))
+    field = denormalise(pred, scale)
+    if factor > 1:
+        field = resample_prediction(field, work, grid)
     if residual_kriging:
-        from .regression_kriging import regression_kriging
-        from .station_methods import sample_cells
+        def network_at(inputs: Stations, targets: Stations) -> np.ndarray:   # the same run from fewer stations
+            from .station_methods import sample_cells
 
-        def network_at(inputs: Stations, targets: Stations) -> np.ndarray:
-            return sample_cells(network_field(inputs), grid, targets.x, targets.y)
+            run = predict_pm25(inputs, grid, covariates=covariates, met_stations=met_stations, model=model,
+                               resolution=resolution, tile=tile, overlap=overlap)
+            return sample_cells(run.field, grid, targets.x, targets.y)
 
-        field = regression_kriging(field, network_at, stations, grid, notes, progress=progress.sub(0.5, 0.98))
+        field = add_kriged_residuals(field, stations, grid, notes, network_at, progress.sub(0.95, 1.0))
     progress.set(1.0)
     for n in notes:
         progress.info(n)
     return PointConvRun(field, variant, model_path, work, factor, notes)
+
+
+def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str],
+                         network_at=None, progress: Optional[Progress] = None) -> np.ndarray:
+    """Regression kriging of the network's map ``field`` on ``stations`` (core/regression_kriging:
+    out-of-sample residuals, network weight chosen by cross-validation at the stations).
+    ``network_at(inputs, targets)``: the network's values at ``targets`` from ``inputs`` only;
+    without it, weight 1 and the residuals in the stations' own cells."""
+    from .regression_kriging import regression_kriging
+
+    return regression_kriging(field, network_at, stations, grid, notes, progress=progress)
 
 
 def pointconv_grid(stations: Stations, grid: Grid, *, covariates=None, met_stations=None, model_path=None,

@@ -99,14 +99,14 @@ def choose_weight(network_at: Callable[[Stations, Stations], np.ndarray], statio
     return TrendChoice(best, rmse, single)
 
 
-def regression_kriging(field: np.ndarray, network_at: Callable[[Stations, Stations], np.ndarray],
+def regression_kriging(field: np.ndarray, network_at: Optional[Callable[[Stations, Stations], np.ndarray]],
                        stations: Stations, grid: Grid, notes: List[str], seed: int = 0,
                        progress: Optional[Progress] = None) -> np.ndarray:
     """``c * field + ordinary kriging of (station - c * out-of-sample network)`` on ``grid``.
 
     ``field``: the network's map from all ``stations``; ``network_at`` as in ``choose_weight``.
-    Below ``MIN_STATIONS`` stations no cross-validation is possible: weight 1 and the residuals
-    in the stations' own cells."""
+    Without ``network_at``, or below ``MIN_STATIONS`` stations, no cross-validation is possible:
+    weight 1 and the residuals in the stations' own cells (the classic network + kriged residuals)."""
     from .baselines.kriging import ordinary_kriging
     from .station_methods import sample_cells
 
@@ -117,9 +117,10 @@ def regression_kriging(field: np.ndarray, network_at: Callable[[Stations, Statio
         notes.append("Residual kriging skipped: fewer than 3 stations inside the grid.")
         return field
     geographic = is_geographic(grid.crs)
-    if len(usable) < MIN_STATIONS:
+    if network_at is None or len(usable) < MIN_STATIONS:
         weight, trend = 1.0, sample_cells(field, grid, usable.x, usable.y)
-        how = f"weight 1 (fewer than {MIN_STATIONS} stations to choose it), residuals in the stations' own cells"
+        why = "no re-run of the network" if network_at is None else f"fewer than {MIN_STATIONS} stations"
+        how = f"weight 1 ({why} to choose it), residuals in the stations' own cells"
     else:
         choice = choose_weight(network_at, usable, geographic, seed=seed, progress=progress.sub(0.0, 0.8))
         weight, trend = choice.weight, choice.out_of_sample
