@@ -27,8 +27,10 @@ class PointConvAlgorithm(StationGridAlgorithm):
             "train.py --init and export.py scripts, see models/pointconv/README.md) and the result given as MODEL. Compare with kriging on your network "
             "with airmap:crossvalidate (same optional inputs). When the stations are sparse for the chosen "
             "PIXEL_SIZE, the model runs on a coarser working grid and the result is interpolated (see the log).\n\n"
-            "RESIDUAL_KRIGING: krige the network's errors at the stations and add them (regression kriging), so "
-            "the map reproduces the stations as kriging does and keeps the network's structure between them. "
+            "RESIDUAL_KRIGING: regression kriging, c x network + kriging of the stations' residuals, so the map "
+            "reproduces the stations as kriging does and keeps the network's structure between them. The residuals "
+            "come from network runs with each station hidden and the network's weight c from cross-validation at "
+            "your stations (the log gives it; c = 0 means kriging alone did best). "
             "Fine-tune the model on your own station network with airmap:finetunepointconv.")
 
     def initAlgorithm(self, config=None):  # noqa: N802

@@ -330,7 +330,14 @@ def predict_pm25(stations: Stations, grid: Grid, *, covariates: Optional[Mapping
     if factor > 1:
         field = resample_prediction(field, work, grid)
     if residual_kriging:
-        field = add_kriged_residuals(field, stations, grid, notes)
+        def network_at(inputs: Stations, targets: Stations) -> np.ndarray:   # the same run from fewer stations
+            from .station_methods import sample_cells
+
+            run = predict_pm25(inputs, grid, covariates=covariates, met_stations=met_stations, model=model,
+                               resolution=resolution, tile=tile, overlap=overlap)
+            return sample_cells(run.field, grid, targets.x, targets.y)
+
+        field = add_kriged_residuals(field, stations, grid, notes, network_at, progress.sub(0.95, 1.0))
     progress.set(1.0)
     for n in notes:
         progress.info(n)
@@ -406,22 +413,15 @@ def prepare_run(stations: Stations, grid: Grid, *, covariates=None, met_stations
                        pm25_scale(cells["pm25"][2]))
 
 
-def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str]) -> np.ndarray:
-    """Regression kriging: ``field`` + ordinary kriging of (station value − field in its cell)."""
-    from .baselines.kriging import ordinary_kriging
-    from .station_methods import sample_cells
+def add_kriged_residuals(field: np.ndarray, stations: Stations, grid: Grid, notes: List[str],
+                         network_at=None, progress: Optional[Progress] = None) -> np.ndarray:
+    """Regression kriging of the network's map ``field`` on ``stations`` (core/regression_kriging:
+    out-of-sample residuals, network weight chosen by cross-validation at the stations).
+    ``network_at(inputs, targets)``: the network's values at ``targets`` from ``inputs`` only;
+    without it, weight 1 and the residuals in the stations' own cells."""
+    from .regression_kriging import regression_kriging
 
-    usable, _ = stations.valid()
-    usable = usable.subset(grid.contains(usable.x, usable.y))
-    residual = usable.values - sample_cells(field, grid, usable.x, usable.y)
-    keep = np.isfinite(residual)
-    if keep.sum() < 3:
-        notes.append("Residual kriging skipped: fewer than 3 stations with a network value.")
-        return field
-    kriged = ordinary_kriging(Stations(usable.x[keep], usable.y[keep], residual[keep]), grid)
-    notes.append(f"Residual kriging: the network's residuals at {int(keep.sum())} stations (mean "
-                 f"{residual[keep].mean():+.3g}, RMSE {np.sqrt(np.mean(residual[keep] ** 2)):.3g}) kriged and added.")
-    return (field + kriged).astype(np.float32)
+    return regression_kriging(field, network_at, stations, grid, notes, progress=progress)
 
 
 def pointconv_grid(stations: Stations, grid: Grid, *, covariates=None, met_stations=None, model_path=None,

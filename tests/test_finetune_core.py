@@ -156,29 +156,54 @@ def test_hfsdf_finetune_scores_held_back_through_the_plugin(tmp_path):
     assert load_decoder(str(tmp_path / "h.onnx"), device="cpu").model.card["finetuning"]["steps"] == 5
 
 
-def test_residual_kriging_adds_kriged_station_residuals():
-    """Regression kriging: the map is the network's map plus ordinary kriging of the network's
-    residuals at the stations; where the residuals have spatial structure (here a regional
-    offset the stations show and the network smooths away) the stations are met much closer."""
-    from airmap.core import pointconv as pc
-    from airmap.core.baselines.kriging import ordinary_kriging
-    from airmap.core.grid import Grid
-    from airmap.core.station_methods import sample_cells
-    from airmap.core.stations import Stations
+def test_best_checkpoint_keeps_the_base_when_training_cannot_improve():
+    """train_budget compares every epoch with the start (epoch 0): when the held-back score only
+    gets worse, the model ends with its starting weights and best_epoch 0."""
+    from airmap.models.finetune import FinetuneOptions, train_budget
 
-    rng = np.random.default_rng(3)
-    x, y = rng.uniform(100, 110, 150), rng.uniform(30, 38, 150)
-    v = 40 + 15 * np.sin(x / 3.0) + 10 * np.cos(y / 4.0) + 25 * np.exp(-((x - 104) ** 2 + (y - 34) ** 2) / 2)
-    st = Stations(x, y, v)
-    grid = Grid.from_extent(100, 30, 110, 38, 0.1, "EPSG:4326")
-    plain = pc.predict_pm25(st, grid, device="cpu")
-    rk = pc.predict_pm25(st, grid, device="cpu", residual_kriging=True)
-    residual = v - sample_cells(plain.field, grid, x, y)
-    expected = plain.field + ordinary_kriging(Stations(x, y, residual), grid)
-    assert np.allclose(rk.field, expected, atol=1e-3)
-    err = lambda f: np.sqrt(np.mean((sample_cells(f.field, grid, x, y) - v) ** 2))
-    assert err(rk) < err(plain)
-    assert any("Residual kriging" in n for n in rk.notes)
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(32, 3)
+    calls = []
+
+    def validate():                      # worse after every epoch
+        calls.append(1)
+        return float(len(calls))
+
+    run = train_budget(net, lambda step: (net(x) - 5.0).pow(2).mean(), validate,
+                       FinetuneOptions("unused.onnx", minutes=1, max_steps=12), 0.1, 4)
+    assert run["best_epoch"] == 0 and run["steps"] == 12 and len(run["curve"]) == 4
+    assert all(torch.equal(start[k], v) for k, v in net.state_dict().items())
+
+
+def test_xvfi_linear_anchor_power_law_and_weight():
+    """The linear-interpolation error of a smooth signal grows as the square of the gap (the law
+    the anchor extrapolates with); the anchored graph with weight 0 is linear interpolation and
+    with true pairs the weight is the least-squares one."""
+    from airmap.models.xvfi.anchor import LinearAnchored, anchor_weight, linear_error_power_law
+
+    t = np.arange(200, dtype=np.float64)
+    stack = np.sin(2 * np.pi * t / 60)[:, None, None] * np.ones((1, 2, 3))
+    law = linear_error_power_law(stack)
+    assert abs(law["p"] - 2.0) < 0.1
+    rng = np.random.default_rng(0)
+    truth, lin = rng.normal(size=(40, 2, 8, 8)), np.zeros((40, 2, 8, 8))
+    half = anchor_weight(truth, lin, 2 * truth, lin, 2 * truth, law, (1 / 3, 2 / 3), same_level=True)
+    assert abs(half["weight"] - 0.5) < 1e-6
+    noise = anchor_weight(truth, lin, -truth, lin, truth, law, (1 / 3, 2 / 3), same_level=False)
+    assert noise["weight"] == 0.0 and noise["corr_up"] < 0
+
+    class Const(torch.nn.Module):
+        scale, levels = 4, 1
+
+        def forward(self, frames, t):
+            return torch.full_like(frames[:, :1], 100.0)
+
+    frames, tt = torch.randn(2, 2, 4, 4), torch.tensor([[0.25], [0.5]])
+    linear = (1 - tt.view(-1, 1, 1, 1)) * frames[:, :1] + tt.view(-1, 1, 1, 1) * frames[:, 1:]
+    assert torch.allclose(LinearAnchored(Const(), 0.0)(frames, tt), linear)
+    assert torch.allclose(LinearAnchored(Const(), 1.0)(frames, tt), torch.full_like(linear, 100.0))
 
 
 def test_algorithms_load_and_explain_without_torch():

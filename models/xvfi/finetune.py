@@ -26,10 +26,12 @@ from ...core.normalise import fit_normaliser
 from ...core.progress import Progress
 from ..finetune import EagerModel, FinetuneOptions, FinetuneResult, epochs_of, finetuned_card, start, train_budget
 from ..onnx_weights import state_dict_from_onnx
+from .anchor import LinearAnchored, anchor_weight, linear_error_power_law
 from .export import export
 from .net import XVFI
 
 ALGORITHM = "finetunexvfi"
+ANCHOR_PAIRS = 48     # consecutive pairs of the stack on which the correction's size is measured
 LR = 1e-4
 BATCH = 4
 CROP = 64
@@ -138,13 +140,36 @@ def finetune(data: np.ndarray, out_path: str, options: FinetuneOptions, referenc
     before = held_back_scores()
     run = train_budget(model, step_loss, validate, options, options.lr or LR, epochs_of(2 * len(train), BATCH),
                        progress)
+    model.cpu()
+    anchor = _anchor(model, card, zin[:, :h, :w], zt[:, :h, :w], held, reference is not None)
+    written = LinearAnchored(model, anchor["weight"])
+    model = written                                  # what held_back_scores() runs from here on
     after = held_back_scores()
+    model.cpu()
     data_info = dict(summary or {}, frames=int(frames.shape[0]), cells=[int(h), int(w)], training_windows=len(train),
                      held_back=f"last {len(held)} of {len(wins)} windows ({2 * len(held)} frames scored)",
                      linear_held_back_RMSE=float(score(linear[ok], truth[ok])["RMSE"]))
-    model.cpu()
-    finetuned_card(card, base.card, options, algorithm=ALGORITHM, protocol=protocol, what="time stack",
+    card["linear_anchor"] = anchor
+    finetuned_card(card, base.card, options, algorithm=ALGORITHM, protocol=protocol + (
+                       f"; output = linear + {anchor['weight']:.3g} x (network - linear), the weight by "
+                       f"{anchor['rule']}"), what="time stack",
                    data=data_info, run=run, before=before, after=after, device=device,
                    metric="RMSE of the frames between", lr=options.lr or LR)
-    export(model, out_path, card)
+    export(written, out_path, card)
     return FinetuneResult(out_path, card, run["curve"], before, after, data_info, run["steps"], run["minutes"])
+
+
+def _anchor(net, card, zin, zt, held, same_level: bool) -> dict:
+    """The linear-anchoring weight of the written model (``anchor.py``), from the normalised stack
+    ``zin`` (gap-filled), its targets ``zt`` and the held-back windows."""
+    eager = EagerModel(net, card)
+    up, lin_up, truth_up = [], [], []
+    for a, b, between in held:
+        up.append(interpolate_pair(zin[a], zin[b], TS, eager))
+        lin_up.append(np.stack([(1 - t) * zin[a] + t * zin[b] for t in TS]))
+        truth_up.append(zt[between])
+    pairs = np.unique(np.linspace(0, zin.shape[0] - 2, min(ANCHOR_PAIRS, zin.shape[0] - 1)).round().astype(int))
+    down = np.stack([interpolate_pair(zin[i], zin[i + 1], TS, eager) for i in pairs])
+    lin_down = np.stack([np.stack([(1 - t) * zin[i] + t * zin[i + 1] for t in TS]) for i in pairs])
+    law = {} if same_level else linear_error_power_law(zin)
+    return anchor_weight(np.stack(truth_up), np.stack(lin_up), np.stack(up), lin_down, down, law, TS, same_level)
