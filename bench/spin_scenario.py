@@ -50,29 +50,15 @@ def member_flags(command: str, share: float = SHARE) -> List[str]:
     return flags + ["--exclude-share", str(share)]
 
 
-def _recorded(checkpoint: str):
-    """(flags without --seed, seed) of the run saved at ``checkpoint``; None if there is none."""
-    import torch
-
-    from ..models.series_ensemble import _flags
-
-    if not os.path.exists(checkpoint):
-        return None
-    training = torch.load(checkpoint, map_location="cpu", weights_only=True)["training"]
-    flags = _flags(training["command"])
-    flags.pop("--out", None)
-    return flags, str(training["seed"])
-
-
 def train_member(method: str, command: str, out: str, say=print) -> str:
     """Run one member of the scenario recipe (a fresh process, one thread) unless ``out`` holds
     a run of exactly that command. Returns its checkpoint."""
-    from ..models.series_ensemble import _flags
+    from ..models.series_ensemble import _flags, recorded_run
 
     task, _, module = MODELS[method]
     flags = member_flags(command)
     checkpoint = os.path.join(out, f"{task}.pt")
-    if _recorded(checkpoint) == (_flags(" ".join(flags)), _seed(command)):
+    if recorded_run(checkpoint) == (_flags(" ".join(flags)), _seed(command)):
         return checkpoint
     say(f"training {method}: {module} {' '.join(flags)}")
     env = dict(os.environ, OMP_NUM_THREADS="1")
