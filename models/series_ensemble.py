@@ -51,6 +51,17 @@ def _flags(command: str) -> dict:
     return flags
 
 
+def recorded_run(checkpoint: str):
+    """(flags without --seed and --out, seed as text) of the training run saved at
+    ``checkpoint``; None if there is none (lets a caller reuse a run of the same command)."""
+    if not os.path.exists(checkpoint):
+        return None
+    training = torch.load(checkpoint, map_location="cpu", weights_only=True)["training"]
+    flags = _flags(training["command"])
+    flags.pop("--out", None)
+    return flags, str(training["seed"])
+
+
 def _same(ckpts, key: str, paths) -> None:
     first = ckpts[0][key]
     for ckpt, path in zip(ckpts[1:], paths[1:]):

@@ -136,3 +136,15 @@ def test_selection_only_rewrites_the_card_and_keeps_the_network(tmp_path):
     assert model.graph.SerializeToString() == before
     with pytest.raises(ValueError, match="was not exported from"):
         main([selection, onnx_path, "--selection-only", "--selection", selection])
+
+
+def test_recorded_run_reads_a_checkpoints_flags_and_seed_without_out(tmp_path):
+    torch = pytest.importorskip("torch")
+    from airmap.models.series_ensemble import recorded_run
+
+    path = tmp_path / "spin.pt"
+    assert recorded_run(str(path)) is None
+    torch.save({"training": {"seed": 3, "command": "python -m airmap.models.spin.train --seed 3 --steps 30 "
+                                                   "--exclude-share 0.25 --out <dir>"}}, path)
+    flags, seed = recorded_run(str(path))
+    assert seed == "3" and flags == {"--steps": "30", "--exclude-share": "0.25"}

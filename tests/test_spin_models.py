@@ -193,6 +193,34 @@ def test_selection_runs_see_neither_the_bench_months_nor_its_stations():
     assert wind.u.shape == series.values.shape
 
 
+def test_scenario_training_leaves_out_only_that_scenarios_hidden_stations():
+    """--exclude-share 0.25: the 27 stations outside the bench's 25 % set, a superset of the
+    shipped models' 18; the 25 % set itself never enters."""
+    from airmap.core.timeseries import beijing
+    from airmap.models.node_masking import training_data
+
+    shipped, scenario = training_data(), training_data(exclude_share=0.25)
+    everyone = beijing.load_pm25()
+    quarter = set(everyone.ids[beijing.hidden_stations(len(everyone), 0.25)])
+    assert len(shipped.ids) == 18 and len(scenario.ids) == 27
+    assert set(shipped.ids) < set(scenario.ids) and not quarter & set(scenario.ids)
+    assert "25 % hidden" in scenario.describe() and "50 % hidden" in shipped.describe()
+    assert np.array_equal(scenario.times, shipped.times)
+
+
+def test_scenario_recipe_is_the_shipped_command_plus_the_exclusion():
+    from airmap.bench.spin_scenario import member_flags
+    from airmap.models.series_ensemble import _flags
+
+    shipped = ("PYTHONPATH=.pkg OMP_NUM_THREADS=1 .venv/bin/python -m airmap.models.spin.train --seed 2 "
+               "--steps 3000 --sharpen 4,16 --out <dir>")
+    flags = member_flags(shipped)
+    assert flags[-2:] == ["--exclude-share", "0.25"] and "--out" not in flags
+    assert _flags(" ".join(flags)) == dict(_flags(shipped.replace(" --out <dir>", "")), **{"--exclude-share": "0.25"})
+    with pytest.raises(ValueError):
+        member_flags(shipped.replace("--out", "--exclude-share 0.5 --out"))
+
+
 def test_ignnk_can_divide_each_window_by_its_observed_mean():
     torch = pytest.importorskip("torch")
     from airmap.models import node_masking

@@ -66,7 +66,7 @@ def aod_table(path: str, data) -> np.ndarray:
 
 def train(args: argparse.Namespace) -> str:
     rng, say, _ = start_run(args.out, args.seed)
-    data = node_masking.training_data(until=args.until)
+    data = node_masking.training_data(until=args.until, exclude_share=args.exclude_share)
     say(data.describe())
     config = {"channels": args.channels, "dilations": [int(d) for d in args.dilations.split(",")], "layers": args.layers}
     if args.sharpen:
