@@ -205,7 +205,7 @@ def hfsdf(quick: bool, tmp: str):
             f"the visible pixels only ({MINUTES['hfsdf']:g} CPU min budget: {res.steps} steps, {res.minutes:.1f} min "
             f"training, {seconds / 60:.1f} min with latent fits and validation). Regression kriging: "
             f"core/regression_kriging.py on the visible pixels (network weight {weight} chosen by nested 5-fold "
-            "cross-validation on them, out-of-sample residuals); it is not yet an option of airmap:hfsdf). "
+            "cross-validation on them, out-of-sample residuals); it is not yet an option of airmap:hfsdf. "
             "Target: RMSE below kriging's.")
     rows = [[r[0], f"{r[1]:.3e}", r[2]] for r in rows]
     return text, table(["method", "RMSE mol/m²", "R"], rows), None
