@@ -104,6 +104,7 @@ def test_a_diffusion_only_card_switches_the_advection_kernel_off(tmp_path):
 
 
 def test_member_commands_may_differ_only_in_the_seed():
+    pytest.importorskip("torch")   # models/series_ensemble is training code: it imports torch
     from airmap.models.series_ensemble import _flags
 
     a = "python -m x.train --seed 1 --steps 30 --norm window_mean --hidden 100 --out <dir>"

@@ -209,6 +209,7 @@ def test_scenario_training_leaves_out_only_that_scenarios_hidden_stations():
 
 
 def test_scenario_recipe_is_the_shipped_command_plus_the_exclusion():
+    pytest.importorskip("torch")   # bench/spin_scenario reads commands through models/series_ensemble
     from airmap.bench.spin_scenario import member_flags
     from airmap.models.series_ensemble import _flags
 
