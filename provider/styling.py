@@ -133,12 +133,12 @@ def style_on_load(context, output_path, layer_name, units=None, below=None):
         return False
     details = context.layerToLoadOnCompletionDetails(output_path)
     details.name = layer_name
-    if hasattr(details, "layerSortKey"):
-        # QGIS >= 3.32 adds a run's layers in sort-key order above the selected layer and the last
-        # one added stays selected: main outputs last, so the next run's layers go above the main
-        # layer, not into the gap between it and its secondary ones (output paths alone order them
-        # at random)
-        details.layerSortKey = 0 if below else 1
+    if below and hasattr(details, "layerSortKey"):
+        # QGIS >= 3.32 adds a run's layers in sort-key order (default 0) above the selected layer
+        # and the last one added stays selected: secondary outputs first, so the next run's layers
+        # go above the main layer, not into the gap between it and its secondary ones (output
+        # paths alone order them at random)
+        details.layerSortKey = -1
     styler = ConcentrationStyler(output_path, details.project, units, below)
     _KEEP_ALIVE.append(styler)
     details.setPostProcessor(styler)
