@@ -85,6 +85,16 @@ def simulated_stacks(args: argparse.Namespace, say: Say) -> Tuple[List[np.ndarra
     return [s for s, _ in train_src], [s for s, _ in val_src], source
 
 
+def start_stack_run(args: argparse.Namespace) -> Tuple[np.random.Generator, Say, torch.device,
+                                                        List[np.ndarray], List[np.ndarray], str]:
+    """``start_run`` for a trainer on simulated stacks (ABPN, XVFI): ``args.device`` rewritten to
+    the device really used ('auto' resolved, for the run record), then ``simulated_stacks``.
+    Returns rng, say, device, training stacks, held-out stacks, data source."""
+    rng, say, device = start_run(args.out, args.seed, args.device)
+    args.device = device.type
+    return (rng, say, device) + simulated_stacks(args, say)
+
+
 def describe(model: torch.nn.Module, config: dict, say: Say) -> None:
     say(f"config {config}, {sum(p.numel() for p in model.parameters())} parameters")
 

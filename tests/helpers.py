@@ -5,6 +5,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def run_plugin_script(code, timeout=120, **env):
+    """Run Python source ``code`` in a fresh interpreter that imports the plugin as ``airmap``
+    (``env`` added to this process's environment); returns the CompletedProcess, text output."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO / ".pkg"), **env)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def run_under_memory_cap(body, extra_mb, **values):
     """Run ``body`` (Python source; ``{whole}`` and ``values`` are formatted in) twice in a
     fresh interpreter whose data segment is capped at ``extra_mb`` MiB above its start-up

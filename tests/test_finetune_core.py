@@ -3,13 +3,13 @@ seed -> same weights on the CPU), the learning curve, cancel, torch absent, resi
 and the shipped cards' figures against the runs that produced them."""
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import run_plugin_script
 
 torch = pytest.importorskip("torch")
 
@@ -222,8 +222,7 @@ def test_algorithms_load_and_explain_without_torch():
             print("HINT:", exc)
         print("LOADED")
     """)
-    env = dict(os.environ, PYTHONPATH=str(REPO / ".pkg"), QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    proc = run_plugin_script(script, QT_QPA_PLATFORM="offscreen")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "LOADED" in proc.stdout
     hint = next(line for line in proc.stdout.splitlines() if line.startswith("HINT:"))

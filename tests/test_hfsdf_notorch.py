@@ -1,12 +1,8 @@
 """With torch unimportable, coded HF-SDF still runs on ONNX alone and single-map mode explains
 how to install torch (run in a subprocess whose import system refuses torch)."""
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import run_plugin_script
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -35,8 +31,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_coded_mode_without_torch_and_single_map_hint():
-    env = dict(os.environ, PYTHONPATH=str(REPO / ".pkg"), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    proc = run_plugin_script(SCRIPT, OMP_NUM_THREADS="1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "CODED-OK" in proc.stdout
     hint = next(line for line in proc.stdout.splitlines() if line.startswith("HINT:"))

@@ -22,7 +22,7 @@ from ...core.deepcams import sr_pairs
 from ...core.normalise import card_entry, fit_normaliser
 from ..training_loop import (HELD_OUT_SEED, add_budget_arguments, add_data_arguments, add_init_argument,
                              add_run_arguments, budget_seconds, describe, fit, held_out_scores, load_init,
-                             optimiser_budget, report_held_out, reproduce_command, simulated_stacks, start_run,
+                             optimiser_budget, report_held_out, reproduce_command, start_stack_run,
                              use_bf16)
 from ..torch_device import cpu_state_dict
 from .net import ABPN
@@ -118,9 +118,7 @@ def train(args, progress=None) -> dict:
     """Train with the options of ``parse_args`` (any object with those attributes) and return
     the checkpoint dict; ``progress`` (core Progress) gets the share of steps done and may
     cancel between steps. The log goes to ``<args.out>/log.txt``."""
-    rng, say, device = start_run(args.out, args.seed, args.device)
-    args.device = device.type   # the record names the device really used ('auto' resolved)
-    train_stacks, val, source = simulated_stacks(args, say)
+    rng, say, device, train_stacks, val, source = start_stack_run(args)
     data = PairSet(train_stacks)
 
     config = {"channels": 1, "dim": args.dim, "n_up": args.n_up, "kernel": 5, "stride": 3, "padding": 1}
