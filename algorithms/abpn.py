@@ -65,8 +65,6 @@ class AbpnAlgorithm(RasterRefineAlgorithm):
         add_tile(self, "TILE", "Tile size in input cells (default: the model card's)")
         add_conserve(self)
 
-    STREAMED = True
-
     def streamed_output(self, reader, parameters, context):
         return reader.grid.refined(SCALE), reader.band_names
 

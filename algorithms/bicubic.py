@@ -2,21 +2,9 @@
 
 Streamed: each band is read by windows and written by row strips (core bicubic_windows), so
 memory stays at one window row of the output whatever the raster size."""
-import numpy as np
-
 from ..core.baselines.bicubic import bicubic_windows
 from ..provider.parameters import add_factor, add_raster_input, add_raster_output
 from .raster_method import RasterRefineAlgorithm
-
-
-def band_minima(reader, band):
-    """The band's minimum over its valid cells (NaN when it has none), read by row blocks."""
-    low = np.nan
-    for window in reader.row_windows():
-        rows = reader.read(band, window)
-        if np.isfinite(rows).any():
-            low = np.nanmin([low, np.nanmin(rows)])
-    return low
 
 
 class BicubicAlgorithm(RasterRefineAlgorithm):
@@ -24,7 +12,6 @@ class BicubicAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "Bicubic downscaling (baseline)"
     GROUP_ID = "baselines"
     METHOD_LABEL = "bicubic"
-    STREAMED = True
     HELP = ("Splits every cell FACTOR x FACTOR by bicubic (cubic convolution) interpolation; the output "
             "covers exactly the input's extent. No-data cells stay no-data; all bands are processed, "
             "band by band and window by window, so any raster size runs in bounded memory.")
@@ -40,7 +27,7 @@ class BicubicAlgorithm(RasterRefineAlgorithm):
     def refine_into(self, reader, write, parameters, context, feedback):
         factor = self.parameterAsInt(parameters, "FACTOR", context)
         progress = self.progress(feedback)
-        minima = [band_minima(reader, b) for b in range(1, reader.count + 1)]
+        minima = [reader.minimum(b) for b in range(1, reader.count + 1)]
         height, width = reader.grid.shape
         for b in range(reader.count):
             bicubic_windows(lambda win, b=b: reader.read(b + 1, win), height, width, factor,

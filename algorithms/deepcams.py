@@ -17,7 +17,6 @@ class DeepCamsAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "DeepCAMS ×3 time and ×3 space (XVFI then ABPN)"
     GROUP_ID = "deep"
     METHOD_LABEL = "DeepCAMS x3 time x3 space"
-    STREAMED = True
     HELP = ("Turns a coarse time stack (bands = time steps, e.g. 3-hourly 0.75° CAMS) into a stack "
             "three times finer in time and in space (hourly 0.25°): XVFI creates two frames between "
             "each pair, then ABPN splits every cell 3 x 3. T bands in, 3(T-1)+1 out; band names "

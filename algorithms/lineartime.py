@@ -12,7 +12,6 @@ class LinearTimeAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "Linear interpolation in time (baseline)"
     GROUP_ID = "baselines"
     METHOD_LABEL = "linear in time"
-    STREAMED = True
     HELP = ("Treats the bands as time steps and inserts FACTOR-1 linearly blended frames between each "
             "pair: T bands in, FACTOR*(T-1)+1 bands out. Band names that are time stamps get the "
             "inserted times.")

@@ -16,7 +16,6 @@ class XvfiAlgorithm(RasterRefineAlgorithm):
     DISPLAY_NAME = "XVFI ×3 interpolation in time (DeepCAMS)"
     GROUP_ID = "deep"
     METHOD_LABEL = "XVFI x3 in time"
-    STREAMED = True
     HELP = ("Video-frame interpolation network XVFI (DeepCAMS configuration, trained on the airmap "
             "simulator): treats the bands as time steps and creates two frames between each pair "
             "(at 1/3 and 2/3): T bands in, 3(T-1)+1 out, input bands unchanged. Band names that are "

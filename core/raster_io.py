@@ -172,6 +172,15 @@ class RasterReader:
         """True once any cell of any band is valid (reads row blocks until it finds one)."""
         return any(np.isfinite(self.read(b, w)).any() for b in range(1, self.count + 1) for w in self.row_windows())
 
+    def minimum(self, band: int) -> float:
+        """The band's minimum over its valid cells (NaN when it has none), read by row blocks."""
+        low = np.nan
+        for window in self.row_windows():
+            rows = self.read(band, window)
+            if np.isfinite(rows).any():
+                low = np.nanmin([low, np.nanmin(rows)])
+        return float(low)
+
     def band(self, band: int) -> "BandWindows":
         return BandWindows(self, band)
 
