@@ -71,7 +71,7 @@ class SeriesModelAlgorithm(AirmapAlgorithm):
                 feedback.pushInfo(note)
         if parameters.get("AOD"):
             feedback.pushInfo("AOD is never an input: it only constrains the map's gradients in SPIN's training loss "
-                              "(models/spin/train.py --aod when training or fine-tuning), so this run ignored it.")
+                              "(give it to airmap:finetunespin), so this run ignored it.")
         n_points = 0 if targets is None else len(targets[0])
         sink, fields = None, None
         if want_points:

@@ -14,7 +14,8 @@ from typing import Dict, Optional
 
 from .errors import AirmapInputError, ModelError
 
-FAMILIES = {"pointconv": "PointConv", "abpn": "ABPN", "xvfi": "XVFI", "hfsdf": "HF-SDF"}
+FAMILIES = {"pointconv": "PointConv", "abpn": "ABPN", "xvfi": "XVFI", "hfsdf": "HF-SDF", "spin": "SPIN",
+            "ignnk": "IGNNK"}
 TORCH_INSTALL = ("python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
                  "(see requirements-torch.txt)")
 TORCH_HINT = ("{what} trains a network with PyTorch, which is not installed in QGIS's Python. In QGIS use "

@@ -60,6 +60,16 @@ def model_card(ckpt: dict, *, task: str, name: str, net: Callable[..., torch.nn.
     return card
 
 
+def export_graph(model: torch.nn.Module, example: Tuple[torch.Tensor, ...], target, input_names: Sequence[str],
+                 output_names: Sequence[str], dynamic_axes: Dict) -> None:
+    """The one torch -> ONNX call of every airmap exporter (``target``: a path or a file
+    object); the same model and settings always give the same graph and initializer names."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, example, target, input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
+
+
 def write_checked_onnx(model: torch.nn.Module, path: str, card: dict, example: Tuple[torch.Tensor, ...],
                        output_names: Sequence[str], dynamic_axes: Dict, check: Dict[str, np.ndarray],
                        weight_map: bool = True) -> float:
@@ -73,10 +83,7 @@ def write_checked_onnx(model: torch.nn.Module, path: str, card: dict, example: T
 
     model.eval()
     tmp = path + ".tmp"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, example, tmp, input_names=list(check), output_names=list(output_names),
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
+    export_graph(model, example, tmp, list(check), output_names, dynamic_axes)
     with torch.no_grad():
         ref = model(*(torch.from_numpy(v) for v in check.values())).numpy()
     sess = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])

@@ -2,7 +2,8 @@
 stations the bench never scores, a random subgraph of them, and a random share of its nodes
 hidden (dynamic node masking); the loss is scored where the hidden nodes measured.
 
-Nothing here looks at 2014-11 .. 2014-12 or at the bench's hidden stations.
+Nothing here looks at the bench's hidden stations, nor at 2014-11 .. 2014-12 unless a run asks
+for the whole record (``--all-months``, a bench diagnostic, never a shipped model).
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Tuple
 
 import numpy as np
 
+from ..core.errors import AirmapInputError
 from ..core.timeseries import beijing
 from ..core.timeseries.normalise import series_normalisation
 
 SCALE = 100.0              # ug/m3 -> network units (PM2.5 in Beijing: 0 .. ~600)
 MASK_SHARE = (0.25, 0.6)   # share of a subgraph's nodes hidden per sample
-MIN_NODES = 10             # smallest random subgraph
+MIN_NODES = 10             # smallest random subgraph (or all nodes of a smaller network)
+MAX_DRAWS = 1000           # window draws before a sample gives up on a gappy series
 
 
 def add_series_arguments(ap, lr: float, window: int, norm: str) -> None:
@@ -35,6 +38,10 @@ def add_series_arguments(ap, lr: float, window: int, norm: str) -> None:
                     help="share of the stations left out of training: the bench's hidden set of that share "
                          f"(default {beijing.TRAINING_EXCLUDES}, the largest; 0.25 trains the bench's 25 %% "
                          "scenario models on the 27 other stations)")
+    ap.add_argument("--all-months", action="store_true",
+                    help="train on the whole series, the bench's scored months included, at the stations "
+                         "outside the --exclude-share set only (a diagnostic of the season the training months "
+                         "lack; the hidden stations are never seen)")
 
 
 def normalisation_card(kind: str = "scale") -> dict:
@@ -58,15 +65,19 @@ class TrainingData:
                 "excluded)")
 
 
-def training_data(folder: str = None, until: str = None, exclude_share: float = None) -> TrainingData:
+def training_data(folder: str = None, until: str = None, exclude_share: float = None,
+                  all_months: bool = False) -> TrainingData:
     """The training months at the training stations; ``until`` (ISO time) ends them earlier, so
     the rest of the training period can validate choices (``models.series_validation``).
     ``exclude_share``: the bench's hidden set left out (default ``beijing.TRAINING_EXCLUDES``, the
     largest, so the shipped models never saw a scored station; a smaller share gives the models
-    of that scenario alone, trained on the denser network the scenario leaves visible)."""
+    of that scenario alone, trained on the denser network the scenario leaves visible).
+    ``all_months``: the whole series at those stations, the bench's scored months included."""
     share = beijing.TRAINING_EXCLUDES if exclude_share is None else exclude_share
     series, wind = beijing.load(folder)
     train, _ = beijing.split(series, wind)
+    if all_months:
+        train = slice(0, series.times.size)
     if until:
         train = slice(0, min(train.stop, int(np.searchsorted(series.times, np.datetime64(until)))))
     keep = ~beijing.hidden_stations(len(series), share)
@@ -81,11 +92,15 @@ def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
     hidden mask (n,), u/v stacked (2, n, L))."""
     s = len(data.ids)
     pick = np.sort(rng.choice(s, size=nodes, replace=False))
-    while True:
+    for _ in range(MAX_DRAWS):
         t0 = int(rng.integers(0, data.values.shape[1] - length))
         truth = data.values[pick, t0:t0 + length]
         if np.isfinite(truth).mean() > 0.5:
             break
+    else:   # a user's sparse series (fine-tuning): say so instead of drawing forever
+        raise AirmapInputError(
+            f"In {MAX_DRAWS} random windows of {length} time steps, the stations never measured more than half "
+            "of the station-hours: give a series with fewer gaps (or a longer one).")
     hidden = np.zeros(nodes, bool)
     share = rng.uniform(*mask_share)
     hidden[rng.choice(nodes, size=max(1, min(nodes - 2, int(round(share * nodes)))), replace=False)] = True
@@ -96,7 +111,7 @@ def sample(data: TrainingData, rng: np.random.Generator, length: int, nodes: int
 
 
 def subgraph_size(data: TrainingData, rng: np.random.Generator) -> int:
-    return int(rng.integers(MIN_NODES, len(data.ids) + 1))
+    return int(rng.integers(min(MIN_NODES, len(data.ids)), len(data.ids) + 1))
 
 
 def save_run(args, say, module: str, name: str, model, config: dict, data: TrainingData, minutes: float,

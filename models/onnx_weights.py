@@ -13,7 +13,10 @@ stored in ``metadata_props['airmap_weights']``:
                         a 2-D weight assembled from column blocks [start, stop), each stored as
                         is or transposed and multiplied by a constant the exporter folded in
 
-Files without a map (PointConv's, whose graph keeps the torch names) are read by name. Files
+Files without a map (PointConv's, whose graph keeps the torch names) are read by name, or, when
+the exporter renamed weights (the first SPIN files), through a twin: the same graph exported
+again with distinct random weights has the same initializer names, so matching the twin's
+weights by value gives the file's map (``twin_weight_map``). Files
 whose weights are stored as float16 / int8 (models/onnx_compact.py) read back as float32 under
 the same names, through ``stored_arrays``.
 """
@@ -100,6 +103,23 @@ def weight_map(proto, state_dict) -> Dict[str, object]:
     return mapping
 
 
+def twin_weight_map(model, export_proto) -> Dict[str, object]:
+    """The weight map of a file exported from ``model``'s architecture without one.
+    ``export_proto(twin)`` exports a network to an ONNX proto exactly as the file was exported;
+    the twin is ``model`` with distinct random weights, so no two initializers share values."""
+    import copy
+
+    import torch
+
+    twin = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in twin.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype))
+    return weight_map(export_proto(twin), twin.state_dict())
+
+
 def attach_weight_map(proto, state_dict) -> None:
     set_metadata(proto, WEIGHTS_KEY, json.dumps(weight_map(proto, state_dict), sort_keys=True))
 
@@ -115,11 +135,12 @@ def _assemble(entry, inits: Dict[str, np.ndarray], shape) -> np.ndarray:
 
 
 def state_dict_from_onnx(path: str, model, prefixes: Iterable[str] = ("", "net."),
-                         optional: Iterable[str] = ()) -> List[str]:
+                         optional: Iterable[str] = (), twin_export=None) -> List[str]:
     """Fill ``model`` (built with the file's own configuration) with the weights stored in
     ``path``; return the names of ``optional`` parameters the file does not hold (left as the
     model has them, e.g. PointConv's training-only deep-supervision heads). Raises when any
-    other parameter is missing."""
+    other parameter is missing. ``twin_export``: the family's ``export_proto`` for files that
+    carry no weight map (``twin_weight_map``); the caller checks the result against the file."""
     import onnx
     import torch
 
@@ -128,7 +149,10 @@ def state_dict_from_onnx(path: str, model, prefixes: Iterable[str] = ("", "net."
     proto = onnx.load(path)
     inits = stored_arrays(proto)   # float32 also where the file stores float16 / int8
     meta = {p.key: p.value for p in proto.metadata_props}
-    mapping = json.loads(meta[WEIGHTS_KEY]) if WEIGHTS_KEY in meta else {}
+    if WEIGHTS_KEY in meta:
+        mapping = json.loads(meta[WEIGHTS_KEY])
+    else:
+        mapping = twin_weight_map(model, twin_export) if twin_export is not None else {}
     optional = set(optional)
     state, absent = {}, []
     for name, tensor in model.state_dict().items():

@@ -45,9 +45,10 @@ def series_card(ckpt: dict, model: torch.nn.Module, task: str, name: str, inputs
     }
 
 
-def export_checked(model, path: str, card: dict, check: Dict[str, np.ndarray], outputs, dynamic_axes) -> float:
+def export_checked(model, path: str, card: dict, check: Dict[str, np.ndarray], outputs, dynamic_axes,
+                   weight_map: bool = False) -> float:
     example = tuple(torch.from_numpy(v) for v in check.values())
-    diff = write_checked_onnx(model, path, card, example, outputs, dynamic_axes, check, weight_map=False)
+    diff = write_checked_onnx(model, path, card, example, outputs, dynamic_axes, check, weight_map=weight_map)
     report_written(path, diff)
     return diff
 

@@ -212,9 +212,10 @@ def test_algorithms_load_and_explain_without_torch():
         sys.modules["torch"] = None
         from airmap.core.errors import AirmapInputError
         from airmap.core.finetune import torch_module
-        from airmap.algorithms import finetuneabpn, finetunehfsdf, finetunepointconv, finetunexvfi
+        from airmap.algorithms import finetuneabpn, finetunehfsdf, finetunepointconv, finetunespin, finetunexvfi
         for m, cls in ((finetuneabpn, "FinetuneAbpnAlgorithm"), (finetunexvfi, "FinetuneXvfiAlgorithm"),
-                       (finetunehfsdf, "FinetuneHfsdfAlgorithm"), (finetunepointconv, "FinetunePointconvAlgorithm")):
+                       (finetunehfsdf, "FinetuneHfsdfAlgorithm"), (finetunepointconv, "FinetunePointconvAlgorithm"),
+                       (finetunespin, "FinetuneSpinAlgorithm")):
             assert "pip install torch" in getattr(m, cls).HELP
         try:
             torch_module("abpn.finetune", "airmap:finetuneabpn")

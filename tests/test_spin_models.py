@@ -208,6 +208,18 @@ def test_scenario_training_leaves_out_only_that_scenarios_hidden_stations():
     assert np.array_equal(scenario.times, shipped.times)
 
 
+def test_whole_record_training_adds_the_scored_months_at_the_visible_stations_only():
+    from airmap.core.timeseries import beijing
+    from airmap.models.node_masking import training_data
+
+    months, whole = training_data(exclude_share=0.25), training_data(exclude_share=0.25, all_months=True)
+    everyone = beijing.load_pm25()
+    assert np.array_equal(whole.ids, months.ids)
+    assert whole.times[-1] == everyone.times[-1] and months.times[-1] < beijing.TEST_START <= whole.times[-1]
+    assert np.array_equal(whole.times[:months.times.size], months.times)
+    assert whole.values.shape == (27, everyone.times.size)
+
+
 def test_scenario_recipe_is_the_shipped_command_plus_the_exclusion():
     pytest.importorskip("torch")   # bench/spin_scenario reads commands through models/series_ensemble
     from airmap.bench.spin_scenario import member_flags
@@ -220,6 +232,8 @@ def test_scenario_recipe_is_the_shipped_command_plus_the_exclusion():
     assert _flags(" ".join(flags)) == dict(_flags(shipped.replace(" --out <dir>", "")), **{"--exclude-share": "0.25"})
     with pytest.raises(ValueError):
         member_flags(shipped.replace("--out", "--exclude-share 0.5 --out"))
+    whole = member_flags(shipped, 0.5, all_months=True)
+    assert whole[-3:] == ["--exclude-share", "0.5", "--all-months"]
 
 
 def test_ignnk_can_divide_each_window_by_its_observed_mean():

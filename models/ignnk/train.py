@@ -38,7 +38,8 @@ def batch(data, rng, window: int, size: int, normalisation: dict):
 
 def train(args: argparse.Namespace) -> str:
     rng, say, _ = start_run(args.out, args.seed)
-    data = node_masking.training_data(until=args.until, exclude_share=args.exclude_share)
+    data = node_masking.training_data(until=args.until, exclude_share=args.exclude_share,
+                                      all_months=args.all_months)
     normalisation = node_masking.normalisation_card(args.norm)
     say(data.describe())
     config = {"window": args.window, "hidden": args.hidden}

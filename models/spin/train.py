@@ -22,6 +22,7 @@ from .net import SPIN, InitHead
 
 SIGMA_KM = 20.0      # diffusion kernel width: a few inter-station spacings of a city network
 CUTOFF_KM = 3 * SIGMA_KM  # no edge beyond 3 sigma
+AOD_WEIGHT = 0.1       # weight of the AOD gradient term when an AOD stack is given
 ADVECTION_SHARE = 0.8  # samples with the advection kernel; the rest learn the no-wind fallback (0 = diffusion only)
 
 
@@ -66,7 +67,8 @@ def aod_table(path: str, data) -> np.ndarray:
 
 def train(args: argparse.Namespace) -> str:
     rng, say, _ = start_run(args.out, args.seed)
-    data = node_masking.training_data(until=args.until, exclude_share=args.exclude_share)
+    data = node_masking.training_data(until=args.until, exclude_share=args.exclude_share,
+                                      all_months=args.all_months)
     say(data.describe())
     config = {"channels": args.channels, "dilations": [int(d) for d in args.dilations.split(",")], "layers": args.layers}
     if args.sharpen:
@@ -125,7 +127,7 @@ def main(argv=None):
     ap.add_argument("--sigma-km", type=float, default=SIGMA_KM)
     ap.add_argument("--cutoff-sigmas", type=float, default=CUTOFF_KM / SIGMA_KM)
     ap.add_argument("--aod", default=None, help="AOD raster stack (lon/lat, band descriptions = times): loss only")
-    ap.add_argument("--aod-weight", type=float, default=0.1)
+    ap.add_argument("--aod-weight", type=float, default=AOD_WEIGHT)
     ap.add_argument("--init", default=None, help="fine-tune from this train.py checkpoint (.pt)")
     ap.add_argument("--advection-share", type=float, default=ADVECTION_SHARE,
                     help="share of samples with the advection kernel on; 0 trains a diffusion-only SPIN")
