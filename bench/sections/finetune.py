@@ -205,7 +205,7 @@ def hfsdf(quick: bool, tmp: str):
             f"the visible pixels only ({MINUTES['hfsdf']:g} CPU min budget: {res.steps} steps, {res.minutes:.1f} min "
             f"training, {seconds / 60:.1f} min with latent fits and validation). Regression kriging: "
             f"core/regression_kriging.py on the visible pixels (network weight {weight} chosen by nested 5-fold "
-            "cross-validation on them, out-of-sample residuals); it is not yet an option of airmap:hfsdf. "
+            "cross-validation on them, out-of-sample residuals; a core function, not an airmap:hfsdf option). "
             "Target: RMSE below kriging's.")
     rows = [[r[0], f"{r[1]:.3e}", r[2]] for r in rows]
     return text, table(["method", "RMSE mol/m²", "R"], rows), None
@@ -251,7 +251,7 @@ def _verdicts(pc_rows, abpn_rows, xvfi_rows, hf_text_rows) -> List[str]:
         out.append(f"- HF-SDF fine-tuned: {ratio:.2f} × kriging RMSE (shipped {rm['HF-SDF shipped'] / rm['kriging']:.2f} ×; "
                    f"target < 1: {'met' if ratio < 1 else f'missed by {ratio - 1:.2f}'}).")
         rk = rm["HF-SDF fine-tuned + regression kriging (core only)"] / rm["kriging"]
-        out.append(f"- HF-SDF fine-tuned + regression kriging (core only, not an airmap:hfsdf option yet): {rk:.3f} × "
+        out.append(f"- HF-SDF fine-tuned + regression kriging (core only): {rk:.3f} × "
                    f"kriging RMSE ({'below' if rk < 1 else 'not below'} kriging).")
     return out
 
