@@ -81,6 +81,34 @@ def training_table(series, wind, keep: np.ndarray) -> TrainingData:
                         series.times)
 
 
+def game_loss(net: torch.nn.Module, card: dict, data: TrainingData, rng: np.random.Generator,
+              device: torch.device, aod: Optional[np.ndarray] = None) -> torch.Tensor:
+    """One step of the training game on ``data``: a batch of windows and subgraphs with nodes
+    hidden, L1 where they measured (+ the AOD gradient term with an (S, T) ``aod`` table). A
+    diffusion-only model (its card) never gets the advection kernel."""
+    graph = card["graph"]
+    advection_share = ADVECTION_SHARE if graph.get("advection", True) else 0.0
+    *tensors, aod_batch = batch(data, rng, int(card["window"]["length"]), BATCH, card["normalisation"],
+                                graph["sigma_km"], graph["cutoff_km"], aod, advection_share, MASK_SHARE)
+    value, observed, wind, a_diff, a_adv, truth, hidden = (t.to(device) for t in tensors)
+    estimate = net(value, observed, wind, a_diff, a_adv)
+    loss = masked_l1(estimate, truth, hidden * torch.isfinite(truth).float())
+    if aod_batch is not None:
+        loss = loss + AOD_WEIGHT * aod_gradient_loss(estimate, aod_batch.to(device), a_diff.sum(dim=1))
+    return loss
+
+
+def held_back(net: torch.nn.Module, card: dict, data: TrainingData, held: TrainingData) -> dict:
+    """Scores of the ``held`` stations' series inferred from the ``data`` stations through the
+    plugin's inference path, with a CPU copy of the torch network."""
+    model = SeriesModel("spin", TorchRunner(copy.deepcopy(net).cpu()), card)
+    estimate = np.full(held.values.shape, np.nan, np.float32)
+    for sl, block in infer_at_targets(model, data.lon, data.lat, data.values, data.u, data.v, held.lon, held.lat,
+                                      held.u, held.v):
+        estimate[:, sl] = block
+    return score(estimate, held.values)
+
+
 def _check_series(series, length: int, fraction: float) -> None:
     if fraction <= 0:
         raise AirmapInputError("VALIDATION_FRACTION must hold back at least one station (e.g. 0.2): the fine-tuned "
@@ -110,8 +138,6 @@ def finetune(series, wind, out_path: str, options: FinetuneOptions, aod: Optiona
                                f"(at least {MIN_TRAINING_STATIONS} are needed).")
     data = training_table(series, wind, train_idx)
     held = training_table(series, wind, held_idx)
-    graph = card["graph"]
-    advection_share = ADVECTION_SHARE if graph.get("advection", True) else 0.0
     aod_values = aod_table(aod, data) if aod else None
     if aod_values is not None and not np.isfinite(aod_values).any():
         raise AirmapInputError("The AOD stack covers none of the training stations' hours: check its extent and "
@@ -119,22 +145,10 @@ def finetune(series, wind, out_path: str, options: FinetuneOptions, aod: Optiona
     net.to(device)
 
     def step_loss(step: int) -> torch.Tensor:
-        *tensors, aod_batch = batch(data, rng, length, BATCH, card["normalisation"], graph["sigma_km"],
-                                    graph["cutoff_km"], aod_values, advection_share, MASK_SHARE)
-        value, observed, wind_t, a_diff, a_adv, truth, hidden = (t.to(device) for t in tensors)
-        estimate = net(value, observed, wind_t, a_diff, a_adv)
-        loss = masked_l1(estimate, truth, hidden * torch.isfinite(truth).float())
-        if aod_batch is not None:
-            loss = loss + AOD_WEIGHT * aod_gradient_loss(estimate, aod_batch.to(device), a_diff.sum(dim=1))
-        return loss
+        return game_loss(net, card, data, rng, device, aod_values)
 
     def held_back_scores() -> dict:
-        model = SeriesModel("spin", TorchRunner(copy.deepcopy(net).cpu()), card)
-        estimate = np.full(held.values.shape, np.nan, np.float32)
-        for sl, block in infer_at_targets(model, data.lon, data.lat, data.values, data.u, data.v, held.lon,
-                                          held.lat, held.u, held.v):
-            estimate[:, sl] = block
-        return score(estimate, held.values)
+        return held_back(net, card, data, held)
 
     def validate() -> float:
         return float(held_back_scores()["MAE"])
@@ -159,7 +173,7 @@ def finetune(series, wind, out_path: str, options: FinetuneOptions, aod: Optiona
                 + (f" + {AOD_WEIGHT} x AOD gradient term" if aod_values is not None else ""))
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = os.path.join(tmp, "spin.pt")
-        torch.save({"config": card["config"], "state_dict": net.state_dict(), "training": {}, "graph": graph,
+        torch.save({"config": card["config"], "state_dict": net.state_dict(), "training": {}, "graph": card["graph"],
                     "window": card["window"], "normalisation": card["normalisation"]}, checkpoint)
         written = export(checkpoint, out_path, score=False)
     card.update({k: written[k] for k in ("parameters", "inputs")})
