@@ -17,7 +17,7 @@ from ..progress import Progress, ensure
 from ..station_points import IDW_K
 from ..stations import Stations
 from .series import StationSeries
-from .wind import Wind, local_km
+from .wind import Wind, filled_wind, local_km
 
 HOURS_PER_BLOCK = 24
 
@@ -42,12 +42,6 @@ METHODS: Dict[str, SeriesMethod] = {m.key: m for m in (
 CV_METHODS = ("spin", "ignnk", "idw", "kriging")
 
 
-def _filled_wind(wind: Optional[Wind], shape) -> Tuple[np.ndarray, np.ndarray]:
-    if wind is None:
-        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-    return wind.filled()
-
-
 def blocks(method: str, series: StationSeries, wind: Optional[Wind], target_lon, target_lat,
            target_wind: Optional[Wind] = None, model_path: Optional[str] = None, device: str = "auto",
            progress: Optional[Progress] = None) -> Iterator[Tuple[slice, np.ndarray]]:
@@ -64,8 +58,8 @@ def blocks(method: str, series: StationSeries, wind: Optional[Wind], target_lon,
         if entry.model == "spin" and not model.advection:
             ensure(progress).info("This SPIN model uses the diffusion kernel only (its card: trained without "
                                   "advection), so the wind does not enter its graph.")
-        u, v = _filled_wind(wind, series.values.shape)
-        tu, tv = _filled_wind(target_wind, (target_lon.size, series.times.size))
+        u, v = filled_wind(wind, series.values.shape)
+        tu, tv = filled_wind(target_wind, (target_lon.size, series.times.size))
         yield from infer_at_targets(model, series.lon, series.lat, series.values, u, v, target_lon, target_lat,
                                     tu, tv, progress)
         return

@@ -72,6 +72,13 @@ class Wind:
         return np.where(known, self.u, 0.0).astype(np.float32), np.where(known, self.v, 0.0).astype(np.float32)
 
 
+def filled_wind(wind: Optional[Wind], shape):
+    """(u, v) of ``wind`` with unknown wind as 0 m/s, or zeros of ``shape`` when there is no wind."""
+    if wind is None:
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    return wind.filled()
+
+
 def local_km(lon: np.ndarray, lat: np.ndarray, lat0: Optional[float] = None):
     """Equirectangular kilometres around ``lat0``: accurate to < 1 % over a city region."""
     lat0 = float(np.nanmean(lat)) if lat0 is None else lat0

@@ -28,6 +28,7 @@ from ...core.metrics import score
 from ...core.modelcard import write_card
 from ...core.progress import Progress
 from ...core.timeseries.infer import SeriesModel, infer_at_targets, load_series_model
+from ...core.timeseries.wind import filled_wind
 from ..finetune import FinetuneOptions, FinetuneResult, epochs_of, finetuned_card, split_indices, start, train_budget
 from ..node_masking import MASK_SHARE, TrainingData
 from ..onnx_weights import state_dict_from_onnx
@@ -73,10 +74,7 @@ def load_torch(path: str):
 def training_table(series, wind, keep: np.ndarray) -> TrainingData:
     """The stations ``keep`` of the user's series as the node-masking game's table (wind 0 where
     unknown, which switches advection off there, as at inference)."""
-    if wind is None:
-        u = v = np.zeros(series.values.shape, np.float32)
-    else:
-        u, v = wind.filled()
+    u, v = filled_wind(wind, series.values.shape)
     return TrainingData(series.lon[keep], series.lat[keep], series.ids[keep], series.values[keep], u[keep], v[keep],
                         series.times)
 
